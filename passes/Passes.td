@@ -1,0 +1,89 @@
+//===- Passes.td - mu graph passes ---------------------------*- tablegen -*-===//
+//
+// Graph passes, one per file, named mu-<phase>-<what>. The fusion passes turn
+// what exporters emit into the dialect's high-level ops; `mu-fuse-transformer`
+// (a pipeline, see Passes.cpp) runs them in order.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MU_PASSES_TD
+#define MU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FuseLinear : Pass<"mu-fuse-linear"> {
+  let summary = "matmul(x, transpose(W)) [+ bias] -> mu.linear";
+  let description = [{
+    Recognizes projections with a constant 2-d weight: `matmul(x, W^T)` with
+    the weight stored [out, in] (PyTorch export), `matmul(x, W)` with the
+    weight stored [in, out] (the constant is transposed once, at compile
+    time), and a following `add` of a 1-d bias.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseRmsNorm : Pass<"mu-fuse-rms-norm"> {
+  let summary = "decomposed RMSNorm -> mu.rms_norm";
+  let description = [{
+    Matches `w * (x * 1/sqrt(mean(x^2) + eps))` in the forms exporters emit:
+    pow or self-multiply, reciprocal/div/rsqrt, weight on either side, and an
+    optional float cast around the normalization (Hugging Face computes it in
+    fp32).
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseLayerNorm : Pass<"mu-fuse-layer-norm"> {
+  let summary = "decomposed LayerNorm -> mu.layer_norm";
+  let description = [{
+    Matches `((x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)) * w + b`
+    (weight and bias optional). Dual LayerNorm (a norm before and after each
+    sub-layer) is two independent matches.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseActivations : Pass<"mu-fuse-activations"> {
+  let summary = "x*sigmoid(x) -> silu; erf/tanh GELU formulas -> gelu";
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseGlu : Pass<"mu-fuse-glu"> {
+  let summary = "act(gate) * up -> mu.glu (SwiGLU, GeGLU)";
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseRope : Pass<"mu-fuse-rope"> {
+  let summary = "x*cos + rotate(x)*sin -> mu.rope (rotate_half and interleaved)";
+  let description = [{
+    rotate_half: `concat(-x[..., d/2:], x[..., :d/2])`.
+    interleaved: `x` reshaped to [..., d/2, 2], the two lanes sliced out,
+    `(x0*cos - x1*sin, x0*sin + x1*cos)` stacked back and flattened; cos/sin
+    tables [.., d/2] are widened to the full head_dim with repeated pairs.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def FuseAttention : Pass<"mu-fuse-attention"> {
+  let summary = "softmax(q k^T * scale + mask) v -> mu.attention (GQA aware)";
+  let description = [{
+    Matches scores = matmul(q, transpose(k)) scaled by a constant (mul or
+    div, on the scores or on q), an optional mask (a causal `where`/`add`
+    built from a range comparison becomes `causal = true`; other masks are
+    kept as operands), softmax over the last axis, and matmul with v. The
+    repeat-kv expansion (reshape -> broadcast_to -> reshape) in front of k
+    and v is peeled off so the op sees the kv heads directly.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+def DedupeTiedEmbedding : Pass<"mu-dedupe-tied-embedding", "mlir::ModuleOp"> {
+  let summary = "share one constant between embedding and LM head when equal";
+  let description = [{
+    Exporters often store a tied LM head as a second (possibly transposed)
+    copy of the embedding table. Weight constants with identical contents are
+    merged so the artifact holds the table once.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
+#endif // MU_PASSES_TD

@@ -1,0 +1,39 @@
+# -*- Python -*- lit configuration for mu-compile.
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "mu-compile"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.mu_obj_root, "test")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "unit",
+                   "bench", "Inputs"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.mu_tools_dir, append_path=False)
+
+config.substitutions.append(("%shared", config.mu_shared_dir))
+config.substitutions.append(("%python", config.python3))
+config.substitutions.append(("%gen", config.python3 + " " +
+    os.path.join(config.mu_src_root, "tools", "mu-gen-checkpoint.py")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+# Tests that read the real checkpoints in ../shared are skipped when it is absent.
+if os.path.isdir(os.path.join(config.mu_shared_dir, "models", "stories3m")):
+    config.available_features.add("shared-models")
+else:
+    lit_config.note("../shared/models not found: end-to-end model tests are skipped")
+
+# The checkpoint generator needs python3 with numpy (and onnx for .onnx output).
+try:
+    import subprocess
+    subprocess.check_call([config.python3, "-c", "import numpy, onnx"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.available_features.add("py-onnx")
+except Exception:
+    lit_config.note("python3 numpy/onnx not found: generator-based tests are skipped")
