@@ -345,6 +345,28 @@ LogicalResult GatherOp::verify() {
   return success();
 }
 
+namespace {
+/// gather(cast(table), ids) -> cast(gather(table, ids)): converts only the
+/// gathered rows, not the whole (embedding) table.
+struct GatherOfCast : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op, PatternRewriter &rw) const override {
+    auto c = op.getData().getDefiningOp<CastOp>();
+    if (!c)
+      return failure();
+    Value g = GatherOp::create(rw, op.getLoc(), c.getInput(), op.getIndices(),
+                               op.getAxis());
+    rw.replaceOpWithNewOp<CastOp>(op, op.getType(), g);
+    return success();
+  }
+};
+} // namespace
+
+void GatherOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                           MLIRContext *ctx) {
+  results.add<GatherOfCast>(ctx);
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise folders
 //===----------------------------------------------------------------------===//

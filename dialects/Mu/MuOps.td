@@ -128,6 +128,7 @@ def Mu_GatherOp : Mu_Op<"gather", [Pure, InferTypeOpAdaptor]> {
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$data `[` $indices `]` prop-dict attr-dict `:` type($data) `,` type($indices)";
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
 }
 
 //===----------------------------------------------------------------------===//
