@@ -16,6 +16,12 @@ using namespace mu;
 
 namespace {
 
+/// True for constants that mu-fuse-linear derived by transposing another.
+bool isDerivedName(ConstantOp op) {
+  auto r = dyn_cast<DenseResourceElementsAttr>(op.getValue());
+  return r && StringRef(r.getRawHandle().getKey()).ends_with(".T");
+}
+
 struct DedupeTiedEmbeddingPass
     : mu::impl::DedupeTiedEmbeddingBase<DedupeTiedEmbeddingPass> {
   void runOnOperation() override {
@@ -43,9 +49,18 @@ struct DedupeTiedEmbeddingPass
           kept.push_back(op);
           continue;
         }
-        // Walk order is block order, so the kept op dominates this one.
-        op.getResult().replaceAllUsesWith(same->getResult());
-        op.erase();
+        // Keep the checkpoint's own tensor over a compile-time transposed
+        // copy (named "<x>.T" by mu-fuse-linear); constants have no operands,
+        // so the kept one can move up to dominate every use.
+        ConstantOp keep = *same, drop = op;
+        if (isDerivedName(keep) && !isDerivedName(drop)) {
+          std::swap(keep, drop);
+          *same = keep;
+        }
+        if (drop->isBeforeInBlock(keep))
+          keep->moveBefore(drop);
+        drop.getResult().replaceAllUsesWith(keep.getResult());
+        drop.erase();
       }
     }
   }

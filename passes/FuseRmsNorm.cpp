@@ -48,6 +48,10 @@ struct RmsNormCore : RewritePattern {
     double eps = 0;
     if (!s || matchMeanSquarePlusEps(s, eps) != x)
       return failure();
+    // RMSNorm of x - mean(x) is LayerNorm: leave it to mu-fuse-layer-norm.
+    if (auto sub = def<SubOp>(x))
+      if (isLastAxisMean(sub.getRhs().getDefiningOp()))
+        return failure();
     if (op->getResult(0).getType() != x.getType())
       return failure();
     rw.replaceOpWithNewOp<RmsNormOp>(op, x, Value(),

@@ -10,8 +10,8 @@ void mu::buildFuseTransformerPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createFuseLinear());
-  pm.addPass(createFuseRmsNorm());
   pm.addPass(createFuseLayerNorm());
+  pm.addPass(createFuseRmsNorm());
   pm.addPass(createFuseActivations());
   pm.addPass(createFuseGlu());
   pm.addPass(createFuseRope());

@@ -51,3 +51,20 @@ func.func @wrong_axis(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
   %n = mu.mul %x, %r : tensor<2x8xf32>, tensor<1x8xf32>
   return %n : tensor<2x8xf32>
 }
+
+// -----
+
+// Centered input: this is LayerNorm without affine, not RMSNorm.
+// CHECK-LABEL: func.func @centered_is_layer_norm
+// CHECK-NOT: mu.rms_norm
+func.func @centered_is_layer_norm(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  %eps = mu.constant dense<1.0e-6> : tensor<f32>
+  %mean = mu.reduce_mean %x [-1] <{keepdims = true}> : tensor<2x8xf32>
+  %d = mu.sub %x, %mean : tensor<2x8xf32>, tensor<2x1xf32>
+  %sq = mu.mul %d, %d : tensor<2x8xf32>, tensor<2x8xf32>
+  %m = mu.reduce_mean %sq [-1] <{keepdims = true}> : tensor<2x8xf32>
+  %a = mu.add %m, %eps : tensor<2x1xf32>, tensor<f32>
+  %r = mu.rsqrt %a : tensor<2x1xf32>
+  %n = mu.mul %d, %r : tensor<2x8xf32>, tensor<2x1xf32>
+  return %n : tensor<2x8xf32>
+}
