@@ -14,8 +14,9 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "unit",
                    "bench", "Inputs"]
 
 llvm_config.use_default_substitutions()
-llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.mu_tools_dir, append_path=False)
+# Our tools first, then LLVM's (FileCheck, not, count), then the system PATH.
+config.environment["PATH"] = os.pathsep.join(
+    [config.mu_tools_dir, config.llvm_tools_dir, os.environ.get("PATH", "/usr/bin:/bin")])
 
 config.substitutions.append(("%shared", config.mu_shared_dir))
 config.substitutions.append(("%python", config.python3))

@@ -164,9 +164,11 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
   if (!t || (int64_t)perm.size() != t.getRank())
     return emitShapeError(loc, "perm size must equal the input rank");
   SmallVector<int64_t> shape;
+  SmallVector<bool> seen(perm.size(), false);
   for (int64_t p : perm) {
-    if (p < 0 || p >= t.getRank())
-      return emitShapeError(loc, "perm entry out of range");
+    if (p < 0 || p >= t.getRank() || seen[p])
+      return emitShapeError(loc, "perm [", perm, "] is not a permutation");
+    seen[p] = true;
     shape.push_back(t.getDimSize(p));
   }
   r.push_back(RankedTensorType::get(shape, t.getElementType()));
