@@ -215,7 +215,7 @@ LogicalResult BroadcastToOp::verify() {
   int64_t off = out.getRank() - in.getRank();
   for (int64_t i = 0; i < in.getRank(); ++i) {
     int64_t di = in.getDimSize(i), dout = out.getDimSize(i + off);
-    if (di == dout || di == 1 && dout != kDyn)
+    if (di == dout || (di == 1 && dout != kDyn))
       continue;
     if (di == kDyn && dout != kDyn)
       continue; // checked at run time

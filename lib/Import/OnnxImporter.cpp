@@ -1417,9 +1417,13 @@ bool OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (!l || !d) return false;
     Entry res;
     res.elem = x->elem;
-    auto s0 = x->known ? std::optional<DimExpr>((*x->known)[0]) : std::nullopt;
-    auto l0 = l->known ? std::optional<DimExpr>((*l->known)[0]) : std::nullopt;
-    auto d0 = d->known ? std::optional<DimExpr>((*d->known)[0]) : std::nullopt;
+    std::optional<DimExpr> s0, l0, d0;
+    if (x->known && !x->known->empty())
+      s0 = (*x->known)[0];
+    if (l->known && !l->known->empty())
+      l0 = (*l->known)[0];
+    if (d->known && !d->known->empty())
+      d0 = (*d->known)[0];
     if (s0 && l0 && d0 && s0->isConst() && l0->isConst() && d0->isConst() && d0->c != 0) {
       int64_t len = std::max<int64_t>(0, (l0->c - s0->c + d0->c - (d0->c > 0 ? 1 : -1)) / d0->c);
       if (len <= kMaxKnown) {

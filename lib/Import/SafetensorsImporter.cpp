@@ -48,10 +48,10 @@ struct Safetensors {
 
 int64_t dtypeSize(StringRef dt) {
   return llvm::StringSwitch<int64_t>(dt)
-      .Cases("F16", "BF16", "I16", "U16", 2)
-      .Cases("F32", "I32", "U32", 4)
-      .Cases("F64", "I64", "U64", 8)
-      .Cases("I8", "U8", "BOOL", 1)
+      .Cases({"F16", "BF16", "I16", "U16"}, 2)
+      .Cases({"F32", "I32", "U32"}, 4)
+      .Cases({"F64", "I64", "U64"}, 8)
+      .Cases({"I8", "U8", "BOOL"}, 1)
       .Default(0);
 }
 
