@@ -255,6 +255,26 @@ private:
   bool importGemm(const onnx::NodeProto &n);
   bool importConstantNode(const onnx::NodeProto &n);
 
+  /// Shapes must be checked before building ops whose result types are
+  /// inferred: MLIR's generated builders abort on inference failure, and a
+  /// malformed model must get an error, not a crash.
+  bool checkBroadcast(const onnx::NodeProto &n, ArrayRef<Value> vs) {
+    SmallVector<int64_t> acc;
+    for (Value v : vs) {
+      SmallVector<int64_t> next;
+      if (failed(broadcastShapes(acc, cast<RankedTensorType>(v.getType()).getShape(), next))) {
+        std::string msg;
+        llvm::raw_string_ostream os(msg);
+        os << "operand shapes do not broadcast:";
+        for (Value u : vs)
+          os << " " << u.getType();
+        return failNode(n, msg);
+      }
+      acc = next;
+    }
+    return true;
+  }
+
   Location locOf(const onnx::NodeProto &n) {
     return NameLoc::get(StringAttr::get(&ctx, n.name().empty() ? n.op_type()
                                                                 : n.name()),
@@ -735,6 +755,8 @@ bool OnnxImporter::importBinary(const onnx::NodeProto &n, StringRef op) {
                                            rt.getElementType()).str());
         r = CastOp::create(b, loc, RankedTensorType::get(rt.getShape(), lt.getElementType()), r);
       }
+      if (!checkBroadcast(n, {l, r}))
+        return false;
       Value v;
       if (op == "Add") v = AddOp::create(b, loc, l, r);
       else if (op == "Sub") v = SubOp::create(b, loc, l, r);
@@ -1464,6 +1486,12 @@ bool OnnxImporter::importNode(const onnx::NodeProto &n) {
     }
     Value c = val(*x), xv = val(*xx), yv = val(*yy);
     if (!c || !xv || !yv) return false;
+    if (!x->elem.isInteger(1))
+      return failNode(n, "condition must be a bool tensor");
+    if (xx->elem != yy->elem)
+      return failNode(n, "X and Y element types differ");
+    if (!checkBroadcast(n, {c, xv, yv}))
+      return false;
     defineValue(n, 0, WhereOp::create(b, loc, c, xv, yv), shape);
     return true;
   }
@@ -1481,6 +1509,22 @@ bool OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (!rv) shape.push_back(rs.back());
     Value a = val(*x), bv = val(*w);
     if (!a || !bv) return false;
+    if (x->elem != w->elem)
+      return failNode(n, "operand element types differ");
+    DimExpr k1 = ls.back(), k2 = rs[rs.size() - 2];
+    if (k1.isConst() && k2.isConst() && k1.c != k2.c)
+      return failNode(n, llvm::formatv("contraction dims differ ({0} vs {1})", k1.c, k2.c).str());
+    {
+      auto at = cast<RankedTensorType>(a.getType()), bt = cast<RankedTensorType>(bv.getType());
+      ArrayRef<int64_t> ab = at.getShape(), bb = bt.getShape();
+      SmallVector<int64_t> tmp;
+      if (failed(broadcastShapes(ab.drop_back(std::min<size_t>(2, ab.size())),
+                                 bb.drop_back(std::min<size_t>(2, bb.size())), tmp)))
+        return failNode(n, "batch dims do not broadcast");
+      int64_t ka = ab.back(), kb = bb.size() >= 2 ? bb[bb.size() - 2] : bb[0];
+      if (ka != ShapedType::kDynamic && kb != ShapedType::kDynamic && ka != kb)
+        return failNode(n, llvm::formatv("contraction dims differ ({0} vs {1})", ka, kb).str());
+    }
     auto mm = MatMulOp::create(b, loc, a, bv);
     defineValue(n, 0, mm, shape);
     return true;
