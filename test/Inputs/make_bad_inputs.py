@@ -90,3 +90,10 @@ onnx.save(m, os.path.join(out, "unsupported.onnx"))
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "old", [x], [y])
 m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
 onnx.save(m, os.path.join(out, "opset9.onnx"))
+
+# Operands that cannot broadcast (a malformed model must not abort the importer).
+a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4])
+b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [3])
+g = helper.make_graph([helper.make_node("Mul", ["a", "b"], ["y"], name="bad_mul")], "bcast", [a, b], [y])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(m, os.path.join(out, "bad-broadcast.onnx"))
