@@ -900,6 +900,15 @@ bool OnnxImporter::importReduce(const onnx::NodeProto &n, StringRef op) {
   return true;
 }
 
+/// ONNX Slice: a negative bound counts from the end, then bounds clamp to
+/// [0, dim] (positive step) or [-1, dim - 1] (negative step).
+int64_t clampSliceBound(int64_t v, int64_t dim, int64_t step) {
+  if (v < 0)
+    v += dim;
+  return step > 0 ? std::clamp<int64_t>(v, 0, dim)
+                  : std::clamp<int64_t>(v, -1, dim - 1);
+}
+
 bool OnnxImporter::importSlice(const onnx::NodeProto &n) {
   Entry *x = lookup(n, 0);
   if (!x)
@@ -946,12 +955,8 @@ bool OnnxImporter::importSlice(const onnx::NodeProto &n) {
     en.push_back(e.c);
     steps.push_back(step);
     if (dim.isConst()) {
-      auto clampB = [&](int64_t v) {
-        if (v < 0) v += dim.c;
-        return step > 0 ? std::clamp<int64_t>(v, 0, dim.c)
-                        : std::clamp<int64_t>(v, -1, dim.c - 1);
-      };
-      int64_t b0 = clampB(s.c), e0 = clampB(e.c);
+      int64_t b0 = clampSliceBound(s.c, dim.c, step);
+      int64_t e0 = clampSliceBound(e.c, dim.c, step);
       int64_t len = step > 0 ? (e0 - b0 + step - 1) / step
                              : (b0 - e0 - step - 1) / (-step);
       shape[nax] = DimExpr::cst(std::max<int64_t>(len, 0));
@@ -969,9 +974,7 @@ bool OnnxImporter::importSlice(const onnx::NodeProto &n) {
     res.elem = x->elem;
     res.shape = shape;
     int64_t d = x->shape[0].c, step = steps[0];
-    int64_t s0 = st[0] < 0 ? st[0] + d : st[0], e0 = en[0] < 0 ? en[0] + d : en[0];
-    s0 = step > 0 ? std::clamp<int64_t>(s0, 0, d) : std::clamp<int64_t>(s0, -1, d - 1);
-    e0 = step > 0 ? std::clamp<int64_t>(e0, 0, d) : std::clamp<int64_t>(e0, -1, d - 1);
+    int64_t s0 = clampSliceBound(st[0], d, step), e0 = clampSliceBound(en[0], d, step);
     Known k;
     for (int64_t i = s0; step > 0 ? i < e0 : i > e0; i += step)
       k.push_back((*x->known)[i]);
