@@ -6,6 +6,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "dialects/Mu/MuOps.h"
+#include "mu/Artifact/MubWriter.h"
 #include "mu/Import/Import.h"
 #include "mu/Version.h"
 #include "passes/Passes.h"
@@ -19,6 +20,11 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,15 +36,18 @@ static cl::OptionCategory category("mu-compile options");
 
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx | model.safetensors>"),
                                       cl::Required, cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout, the default)"),
-                                       cl::value_desc("file"), cl::init("-"), cl::cat(category));
+static cl::opt<std::string> outputPath("o",
+    cl::desc("Output file (default: <input name>.mub, or stdout for text emissions)"),
+    cl::value_desc("file"), cl::cat(category));
 static cl::opt<std::string> configPath("config",
     cl::desc("config.json for a safetensors checkpoint (default: next to it)"),
     cl::value_desc("file"), cl::cat(category));
 
-enum class Emit { Mlir, MlirBytecode, Summary };
-static cl::opt<Emit> emit("emit", cl::desc("What to produce:"), cl::init(Emit::Mlir),
-    cl::values(clEnumValN(Emit::Mlir, "mlir", "the fused mu graph as MLIR text (default for now)"),
+enum class Emit { Mub, Mlir, MlirBytecode, Summary };
+static cl::opt<Emit> emit("emit",
+    cl::desc("What to produce (default: from the -o extension, else mub):"),
+    cl::values(clEnumValN(Emit::Mub, "mub", "deployable artifact for mu-run / libmu_runtime"),
+               clEnumValN(Emit::Mlir, "mlir", "the fused mu graph as MLIR text"),
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
                clEnumValN(Emit::Summary, "summary", "op counts, parameters and dynamic dims")),
     cl::cat(category));
@@ -47,6 +56,15 @@ static cl::opt<bool> noFuse("no-fuse",
 static cl::opt<bool> elideWeights("elide-weights",
     cl::desc("Print weight blobs as placeholders (readable, not re-parsable)"),
     cl::cat(category));
+
+static cl::opt<int> maxSeq("max-seq",
+    cl::desc("Largest sequence the artifact accepts per call (plans the arena; default 512)"),
+    cl::init(512), cl::cat(category));
+static cl::opt<std::string> tokenizerPath("tokenizer",
+    cl::desc("tokenizer.json to embed (default: next to the input, if present)"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
+                                       cl::init("cpu"), cl::cat(category));
 
 static const char *overview = R"(mu-compile: compile a small language model checkpoint for NPUs and CPUs
 
@@ -57,6 +75,7 @@ static const char *overview = R"(mu-compile: compile a small language model chec
   result.
 
 EXAMPLES
+  mu-compile model.onnx -o model.mub                    deployable artifact (mu-run)
   mu-compile model.onnx --emit=mlir --elide-weights     fused graph, readable
   mu-compile model.safetensors --emit=summary           what the model contains
   mu-compile model.onnx --emit=mlir -o model.mlir       re-parsable IR (mu-opt)
@@ -95,6 +114,60 @@ static void printSummary(ModuleOp module, llvm::raw_ostream &os) {
   });
 }
 
+/// sha256 of a file as hex ("" if unreadable).
+static std::string fileSha256(llvm::StringRef path) {
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!buf)
+    return "";
+  llvm::SHA256 h;
+  h.update(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>((*buf)->getBufferStart()), (*buf)->getBufferSize()));
+  auto digest = h.final();
+  std::string hex;
+  for (uint8_t b : digest)
+    hex += llvm::formatv("{0:x-2}", b).str();
+  return hex;
+}
+
+/// Scalar keys of config.json (next to the input), for the artifact metadata.
+static void readConfigMetadata(llvm::StringRef input,
+                               std::vector<std::pair<std::string, std::string>> &out,
+                               std::string &architecture) {
+  llvm::SmallString<256> p(configPath.empty() ? llvm::sys::path::parent_path(input)
+                                              : llvm::StringRef(configPath));
+  if (configPath.empty())
+    llvm::sys::path::append(p, "config.json");
+  auto buf = llvm::MemoryBuffer::getFile(p);
+  if (!buf)
+    return;
+  llvm::Expected<llvm::json::Value> v = llvm::json::parse((*buf)->getBuffer());
+  if (!v) {
+    llvm::consumeError(v.takeError());
+    return;
+  }
+  const llvm::json::Object *o = v->getAsObject();
+  if (!o)
+    return;
+  std::vector<std::string> keys;
+  for (const auto &kv : *o)
+    keys.push_back(kv.first.str());
+  llvm::sort(keys);
+  for (const std::string &k : keys) {
+    const llvm::json::Value &val = *o->get(k);
+    std::string s;
+    if (auto str = val.getAsString())
+      s = str->str();
+    else if (val.getAsNull() || val.getAsObject())
+      continue;
+    else
+      s = llvm::formatv("{0}", val).str();
+    out.emplace_back(k, s);
+  }
+  if (const llvm::json::Array *a = o->getArray("architectures"))
+    if (!a->empty() && (*a)[0].getAsString())
+      architecture = (*a)[0].getAsString()->str();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
@@ -131,8 +204,53 @@ int main(int argc, char **argv) {
     }
   }
 
-  llvm::Error err = llvm::writeToOutput(outputPath, [&](llvm::raw_ostream &os) -> llvm::Error {
-    switch (emit) {
+  // Emission kind: --emit, else from the -o extension, else a .mub artifact
+  // named after the input.
+  Emit kind = Emit::Mub;
+  if (emit.getNumOccurrences())
+    kind = emit;
+  else if (llvm::StringRef(outputPath).ends_with(".mlir"))
+    kind = Emit::Mlir;
+  else if (llvm::StringRef(outputPath).ends_with(".mlirbc"))
+    kind = Emit::MlirBytecode;
+  std::string out = outputPath;
+  if (out.empty())
+    out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
+
+  std::vector<uint8_t> mub;
+  if (kind == Emit::Mub) {
+    mu::MubOptions opts;
+    opts.maxSeq = maxSeq;
+    opts.maxCtx = maxSeq;
+    opts.target = targetName;
+    opts.sourceSha256 = fileSha256(inputPath);
+    readConfigMetadata(inputPath, opts.config, opts.architecture);
+    std::string tokPath = tokenizerPath;
+    if (tokPath.empty()) {
+      llvm::SmallString<256> p(llvm::sys::path::parent_path(inputPath));
+      llvm::sys::path::append(p, "tokenizer.json");
+      if (llvm::sys::fs::exists(p))
+        tokPath = p.str().str();
+    }
+    if (!tokPath.empty() && !mu::importTokenizerJson(tokPath, opts.tokenizer, error)) {
+      llvm::errs() << "mu-compile: error: " << error << "\n";
+      return 1;
+    }
+    if (maxSeq < 1) {
+      llvm::errs() << "mu-compile: error: --max-seq must be positive\n";
+      return 1;
+    }
+    if (!mu::buildMub(*module, opts, mub, error)) {
+      llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
+      return 1;
+    }
+  }
+
+  llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
+    switch (kind) {
+    case Emit::Mub:
+      os.write(reinterpret_cast<const char *>(mub.data()), mub.size());
+      break;
     case Emit::Mlir: {
       OpPrintingFlags flags;
       if (elideWeights)
@@ -151,7 +269,7 @@ int main(int argc, char **argv) {
     return llvm::Error::success();
   });
   if (err) {
-    llvm::errs() << "mu-compile: error: cannot write '" << outputPath
+    llvm::errs() << "mu-compile: error: cannot write '" << out
                  << "': " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }

@@ -1,0 +1,68 @@
+//===- MubWriter.h - lowering a fused mu module to a .mub artifact -*- C++ -*-===//
+///
+/// \file
+/// Lowers every function of a fused `mu` module to a kernel program (one
+/// instruction per runtime kernel), plans each program's activation arena
+/// (liveness, greedy by size), lays constants out in 64-byte aligned
+/// segments, embeds the tokenizer and metadata, and serializes. The same
+/// module and options give byte-identical output.
+///
+//===----------------------------------------------------------------------===//
+#ifndef MU_ARTIFACT_MUBWRITER_H
+#define MU_ARTIFACT_MUBWRITER_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace mu {
+
+/// A BPE tokenizer normalized from Hugging Face tokenizer.json.
+struct TokenizerData {
+  enum Kind { None = 0, SentencePieceBpe = 1, ByteLevelBpe = 2 } kind = None;
+  std::vector<std::string> vocab;
+  std::vector<std::tuple<int, int, int>> merges; ///< left, right, merged
+  std::vector<std::pair<int, std::string>> specials;
+  bool byteFallback = false, prependSpace = false, addBos = false;
+  int bosId = -1, unkId = -1;
+  std::vector<int> eosIds;
+};
+
+/// Reads tokenizer.json (and tokenizer_config.json beside it, if present).
+bool importTokenizerJson(llvm::StringRef path, TokenizerData &out,
+                         std::string &error);
+
+struct MubOptions {
+  int64_t maxSeq = 512;  ///< bound for dynamic (sequence) dims
+  int64_t maxCtx = 512;  ///< KV-cache capacity
+  std::string target = "cpu";
+  std::string architecture;
+  std::string sourceSha256;
+  std::vector<std::pair<std::string, std::string>> config;
+  TokenizerData tokenizer;
+};
+
+/// One arena tensor for the planner: bytes and live range [first, last]
+/// (instruction indices).
+struct PlanItem {
+  uint64_t size = 0;
+  int64_t first = 0, last = 0;
+  uint64_t offset = 0; ///< result
+};
+
+/// Greedy-by-size placement: largest first, each at the lowest 64-aligned
+/// offset that overlaps no placed item with an overlapping live range.
+/// Returns the arena size.
+uint64_t planArena(std::vector<PlanItem> &items);
+
+/// Serializes `module` (fused mu graph) into the bytes of a .mub file.
+bool buildMub(mlir::ModuleOp module, const MubOptions &options,
+              std::vector<uint8_t> &bytes, std::string &error);
+
+} // namespace mu
+
+#endif // MU_ARTIFACT_MUBWRITER_H

@@ -1,0 +1,65 @@
+//===- Generate.h - sampling and the generation loop -----------*- C++ -*-===//
+#ifndef MU_RUNTIME_GENERATE_H
+#define MU_RUNTIME_GENERATE_H
+
+#include "mu/runtime/Runtime.h"
+#include "mu/runtime/Tokenizer.h"
+
+#include <functional>
+#include <random>
+
+namespace mu {
+namespace rt {
+
+struct SamplingOptions {
+  bool greedy = false;
+  float temperature = 1.0f;
+  int topK = 0;      ///< 0 = no limit
+  float topP = 1.0f; ///< nucleus mass
+  uint64_t seed = 0;
+};
+
+/// Picks the next token from logits. Deterministic for a given seed.
+class Sampler {
+public:
+  explicit Sampler(const SamplingOptions &o) : opts_(o), rng_(o.seed) {}
+  int sample(const float *logits, int n);
+
+private:
+  SamplingOptions opts_;
+  std::mt19937_64 rng_;
+};
+
+struct GenerateStats {
+  int promptTokens = 0;
+  int generatedTokens = 0;
+  double ttftMs = 0;      ///< prompt in -> first new token out
+  double decodeMs = 0;    ///< all later tokens
+  double tokensPerS = 0;  ///< generated tokens after the first / decode time
+  size_t peakBytes = 0;   ///< runtime memory (arenas, state, scratch) + weights mapped
+};
+
+/// Runs a decoder-only artifact: `main(input_ids) -> logits` over the whole
+/// sequence so far.
+class Generator {
+public:
+  Generator(const Model &model, Session &session) : model_(model), session_(session) {}
+
+  /// Appends up to `maxNew` tokens to `ids`; stops early at an EOS id or a
+  /// BOS after the prompt. `onToken` sees each new id as it is produced.
+  Status generate(std::vector<int> &ids, int maxNew, const SamplingOptions &opts,
+                  const std::vector<int> &stopIds,
+                  const std::function<void(int)> &onToken, GenerateStats &stats);
+
+  /// Logits for every position of `ids` ([ids.size() x vocab]).
+  Status logits(const std::vector<int> &ids, std::vector<float> &out, int64_t &vocab);
+
+private:
+  const Model &model_;
+  Session &session_;
+};
+
+} // namespace rt
+} // namespace mu
+
+#endif // MU_RUNTIME_GENERATE_H

@@ -1,0 +1,123 @@
+//===- Runtime.h - the mu executor (libmu_runtime) -------------*- C++ -*-===//
+///
+/// \file
+/// Loads a `.mub` artifact (mmap, verified before anything runs) and executes
+/// its programs with the reference kernels. Plain C++17; no MLIR or LLVM; no
+/// exceptions cross this API: failures are returned as `Status`.
+///
+//===----------------------------------------------------------------------===//
+#ifndef MU_RUNTIME_RUNTIME_H
+#define MU_RUNTIME_RUNTIME_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mu {
+namespace mub {
+struct Model;
+struct Program;
+} // namespace mub
+
+namespace rt {
+
+/// Success, or a one-paragraph message naming what is wrong.
+struct Status {
+  bool ok = true;
+  std::string message;
+  static Status success() { return {}; }
+  static Status error(std::string msg) { return {false, std::move(msg)}; }
+  explicit operator bool() const { return ok; }
+};
+
+enum class DType : int8_t { F32 = 0, F16, BF16, I64, I32, I16, I8, U8, Bool };
+
+/// Bytes per element.
+size_t dtypeSize(DType t);
+const char *dtypeName(DType t);
+
+/// A dense row-major tensor view; `data` is not owned.
+struct TensorRef {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  void *data = nullptr;
+  int64_t numel() const;
+  size_t bytes() const { return size_t(numel()) * dtypeSize(dtype); }
+};
+
+/// An owning host tensor.
+struct HostTensor {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> storage;
+  static HostTensor make(DType t, std::vector<int64_t> shape);
+  TensorRef ref();
+  template <typename T> T *as() { return reinterpret_cast<T *>(storage.data()); }
+  template <typename T> const T *as() const {
+    return reinterpret_cast<const T *>(storage.data());
+  }
+};
+
+/// A loaded, verified artifact. Immutable; shared by sessions.
+class Model {
+public:
+  /// Maps and verifies `path`: header, FlatBuffer, then semantics (versions,
+  /// offsets and sizes in range, shapes consistent, instruction operands).
+  static std::unique_ptr<Model> load(const std::string &path, Status &status);
+  ~Model();
+
+  const mub::Model &fb() const { return *fb_; }
+  const mub::Program *program(const std::string &name) const;
+  std::vector<std::string> programNames() const;
+  const uint8_t *segmentData(uint32_t segment) const;
+  size_t fileSize() const { return size_; }
+  const std::string &path() const { return path_; }
+  /// Value of a config key ("" if absent).
+  std::string config(const std::string &key) const;
+
+private:
+  Model() = default;
+  Status verify();
+  const uint8_t *base_ = nullptr;
+  size_t size_ = 0;
+  uint64_t dataOffset_ = 0;
+  const mub::Model *fb_ = nullptr;
+  std::string path_;
+};
+
+/// Execution state for one model: arenas, persistent state (KV cache),
+/// scratch. Not thread-safe; use one session per thread.
+class Session {
+public:
+  explicit Session(const Model &model);
+  ~Session();
+
+  /// Runs `program` on `inputs` (in the program's input order). Outputs are
+  /// copied into `outputs`.
+  Status run(const std::string &program, const std::vector<TensorRef> &inputs,
+             std::vector<HostTensor> &outputs);
+
+  /// Zeroes persistent state (start a new sequence).
+  void resetState();
+
+  /// When set, every intermediate tensor is written to this directory as
+  /// `<program>.<index>.<name>.bin` plus an index.txt line (shape, dtype).
+  void setDumpDir(std::string dir) { dumpDir_ = std::move(dir); }
+
+  /// Peak bytes held by arenas, state and scratch.
+  size_t peakBytes() const { return peakBytes_; }
+
+private:
+  struct Impl;
+  const Model &model_;
+  std::unique_ptr<Impl> impl_;
+  std::string dumpDir_;
+  size_t peakBytes_ = 0;
+};
+
+} // namespace rt
+} // namespace mu
+
+#endif // MU_RUNTIME_RUNTIME_H

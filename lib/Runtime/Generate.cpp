@@ -1,0 +1,100 @@
+//===- Generate.cpp - sampling and the generation loop ---------------------===//
+#include "mu/runtime/Generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+namespace mu {
+namespace rt {
+
+int Sampler::sample(const float *logits, int n) {
+  int best = int(std::max_element(logits, logits + n) - logits);
+  if (opts_.greedy || opts_.temperature <= 0.0f)
+    return best;
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  int k = opts_.topK > 0 ? std::min(opts_.topK, n) : n;
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  idx.resize(k);
+  std::vector<double> p(k);
+  double mx = logits[idx[0]], sum = 0;
+  for (int i = 0; i < k; ++i) {
+    p[i] = std::exp((double(logits[idx[i]]) - mx) / opts_.temperature);
+    sum += p[i];
+  }
+  // Nucleus: the smallest prefix whose mass reaches top_p.
+  int keep = k;
+  if (opts_.topP < 1.0f) {
+    double acc = 0;
+    for (int i = 0; i < k; ++i) {
+      acc += p[i] / sum;
+      if (acc >= opts_.topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double total = std::accumulate(p.begin(), p.begin() + keep, 0.0);
+  double r = std::uniform_real_distribution<double>(0.0, total)(rng_);
+  for (int i = 0; i < keep; ++i) {
+    r -= p[i];
+    if (r <= 0)
+      return idx[i];
+  }
+  return idx[keep - 1];
+}
+
+Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, int64_t &vocab) {
+  HostTensor in = HostTensor::make(DType::I64, {1, int64_t(ids.size())});
+  for (size_t i = 0; i < ids.size(); ++i)
+    in.as<int64_t>()[i] = ids[i];
+  std::vector<HostTensor> outs;
+  Status s = session_.run("main", {in.ref()}, outs);
+  if (!s.ok)
+    return s;
+  if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)
+    return Status::error("program 'main' must return float logits [1, seq, vocab]");
+  vocab = outs[0].shape[2];
+  out.assign(outs[0].as<float>(), outs[0].as<float>() + outs[0].shape[1] * vocab);
+  return Status::success();
+}
+
+Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOptions &opts,
+                           const std::vector<int> &stopIds,
+                           const std::function<void(int)> &onToken, GenerateStats &stats) {
+  using Clock = std::chrono::steady_clock;
+  Sampler sampler(opts);
+  stats.promptTokens = int(ids.size());
+  auto t0 = Clock::now(), tFirst = t0;
+  std::vector<float> lg;
+  int64_t vocab = 0;
+  for (int step = 0; step < maxNew; ++step) {
+    Status s = logits(ids, lg, vocab);
+    if (!s.ok)
+      return s;
+    int next = sampler.sample(lg.data() + (int64_t(ids.size()) - 1) * vocab, int(vocab));
+    if (step == 0)
+      tFirst = Clock::now();
+    bool stop = std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end();
+    if (stop)
+      break;
+    ids.push_back(next);
+    ++stats.generatedTokens;
+    if (onToken)
+      onToken(next);
+  }
+  auto t1 = Clock::now();
+  stats.ttftMs = std::chrono::duration<double, std::milli>(tFirst - t0).count();
+  stats.decodeMs = std::chrono::duration<double, std::milli>(t1 - tFirst).count();
+  stats.tokensPerS = stats.generatedTokens > 1 && stats.decodeMs > 0
+                         ? (stats.generatedTokens - 1) / (stats.decodeMs / 1000.0)
+                         : 0;
+  stats.peakBytes = session_.peakBytes() + model_.fileSize();
+  return Status::success();
+}
+
+} // namespace rt
+} // namespace mu

@@ -1,0 +1,907 @@
+//===- Kernels.cpp - reference kernels of the mu runtime ------------------===//
+///
+/// \file
+/// FP32 reference kernels (integer and bool where ops need them). Weights may
+/// be F16/BF16: they are widened on load. Accumulation is in float unless
+/// noted; reductions over long axes (softmax, norms, dot products) use double
+/// accumulators where it is cheap, so results are stable across layouts.
+///
+//===----------------------------------------------------------------------===//
+#include "Kernels.h"
+
+#include "mu/Support/Half.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace mu {
+namespace rt {
+
+namespace {
+
+using mub::OpCode;
+
+Status fail(const mub::Instr &in, const std::string &msg) {
+  return Status::error(std::string(mub::EnumNameOpCode(in.op())) + ": " + msg);
+}
+
+std::string shapeStr(const Shape &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+int64_t numelOf(const Shape &s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    n *= d;
+  return n;
+}
+
+int64_t normAxis(int64_t a, int64_t rank) { return a < 0 ? a + rank : a; }
+
+/// Reads element i of any numeric tensor as double.
+double loadD(const TensorRef &t, int64_t i) {
+  const void *p = t.data;
+  switch (t.dtype) {
+  case DType::F32: return static_cast<const float *>(p)[i];
+  case DType::F16: return halfToFloat(static_cast<const uint16_t *>(p)[i]);
+  case DType::BF16: return bf16ToFloat(static_cast<const uint16_t *>(p)[i]);
+  case DType::I64: return double(static_cast<const int64_t *>(p)[i]);
+  case DType::I32: return static_cast<const int32_t *>(p)[i];
+  case DType::I16: return static_cast<const int16_t *>(p)[i];
+  case DType::I8: return static_cast<const int8_t *>(p)[i];
+  case DType::U8: return static_cast<const uint8_t *>(p)[i];
+  case DType::Bool: return static_cast<const uint8_t *>(p)[i] ? 1.0 : 0.0;
+  }
+  return 0;
+}
+
+int64_t loadI(const TensorRef &t, int64_t i) {
+  if (t.dtype == DType::I64)
+    return static_cast<const int64_t *>(t.data)[i];
+  return int64_t(loadD(t, i));
+}
+
+/// Stores v into element i (float rounding: nearest-even; ints: truncation
+/// toward zero, as a C cast; bool: v != 0).
+void storeD(TensorRef &t, int64_t i, double v) {
+  void *p = t.data;
+  switch (t.dtype) {
+  case DType::F32: static_cast<float *>(p)[i] = float(v); break;
+  case DType::F16: static_cast<uint16_t *>(p)[i] = floatToHalf(float(v)); break;
+  case DType::BF16: {
+    float f = float(v);
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    b += 0x7fff + ((b >> 16) & 1);
+    static_cast<uint16_t *>(p)[i] = uint16_t(b >> 16);
+    break;
+  }
+  case DType::I64: static_cast<int64_t *>(p)[i] = int64_t(v); break;
+  case DType::I32: static_cast<int32_t *>(p)[i] = int32_t(v); break;
+  case DType::I16: static_cast<int16_t *>(p)[i] = int16_t(v); break;
+  case DType::I8: static_cast<int8_t *>(p)[i] = int8_t(v); break;
+  case DType::U8: static_cast<uint8_t *>(p)[i] = uint8_t(v); break;
+  case DType::Bool: static_cast<uint8_t *>(p)[i] = v != 0.0; break;
+  }
+}
+
+/// Row of a float-like tensor as float (F32 is used in place).
+const float *floatRow(const TensorRef &t, int64_t offset, int64_t n,
+                      std::vector<float> &buf) {
+  if (t.dtype == DType::F32)
+    return static_cast<const float *>(t.data) + offset;
+  buf.resize(n);
+  for (int64_t i = 0; i < n; ++i)
+    buf[i] = float(loadD(t, offset + i));
+  return buf.data();
+}
+
+bool broadcast(const Shape &a, const Shape &b, Shape &out) {
+  size_t r = std::max(a.size(), b.size());
+  out.assign(r, 1);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return false;
+    out[i] = da == 1 ? db : da;
+  }
+  return true;
+}
+
+/// Strides of `in` (right-aligned to `out`) with 0 for broadcast dims.
+std::vector<int64_t> broadcastStrides(const Shape &in, const Shape &out) {
+  std::vector<int64_t> st(out.size(), 0);
+  int64_t s = 1;
+  for (int64_t i = int64_t(in.size()) - 1; i >= 0; --i) {
+    int64_t o = i + int64_t(out.size() - in.size());
+    st[o] = in[i] == 1 ? 0 : s;
+    s *= in[i];
+  }
+  return st;
+}
+
+/// Calls f(outIndex, offsets...) over `out` with per-operand strides.
+template <typename F>
+void forEachBroadcast(const Shape &out, const std::vector<std::vector<int64_t>> &strides, F f) {
+  int64_t n = numelOf(out);
+  size_t k = strides.size(), r = out.size();
+  std::vector<int64_t> idx(r, 0), off(k, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, off);
+    for (int64_t d = int64_t(r) - 1; d >= 0; --d) {
+      ++idx[d];
+      for (size_t j = 0; j < k; ++j)
+        off[j] += strides[j][d];
+      if (idx[d] < out[d])
+        break;
+      for (size_t j = 0; j < k; ++j)
+        off[j] -= strides[j][d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+std::vector<int64_t> contiguousStrides(const Shape &s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (int64_t i = int64_t(s.size()) - 2; i >= 0; --i)
+    st[i] = st[i + 1] * s[i + 1];
+  return st;
+}
+
+double gelu(double x, bool tanhApprox) {
+  if (tanhApprox)
+    return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1.0 + std::erf(x * 0.7071067811865476));
+}
+
+double activation(int64_t kind, double x) {
+  switch (kind) {
+  case 0: return x / (1.0 + std::exp(-x));   // silu
+  case 1: return gelu(x, false);
+  case 2: return gelu(x, true);
+  default: return x > 0 ? x : 0;              // relu
+  }
+}
+
+bool isBinary(OpCode op) { return op <= OpCode::Greater; }
+bool isUnary(OpCode op) { return op >= OpCode::Neg && op <= OpCode::GeluTanh; }
+
+const std::vector<int64_t> emptyInts;
+
+std::vector<int64_t> intsOf(const mub::Instr &in) {
+  if (!in.ints())
+    return {};
+  return std::vector<int64_t>(in.ints()->begin(), in.ints()->end());
+}
+float floatAt(const mub::Instr &in, size_t i, float def) {
+  return in.floats() && in.floats()->size() > i ? in.floats()->Get(i) : def;
+}
+
+} // namespace
+
+bool opcodeArity(mub::OpCode op, Arity &a) {
+  if (isBinary(op)) { a = {2, 2, 1, 1}; return true; }
+  if (isUnary(op)) { a = {1, 1, 1, 1}; return true; }
+  switch (op) {
+  case OpCode::Where: a = {3, 3, 1, 1}; return true;
+  case OpCode::Cast: case OpCode::Reshape: case OpCode::BroadcastTo:
+  case OpCode::Transpose: case OpCode::Slice: case OpCode::Dim:
+  case OpCode::ReduceSum: case OpCode::ReduceMean: case OpCode::ReduceMax:
+  case OpCode::ReduceMin: case OpCode::Softmax:
+    a = {1, 1, 1, 1}; return true;
+  case OpCode::Concat: a = {1, 1 << 16, 1, 1}; return true;
+  case OpCode::Split: a = {1, 1, 1, 1 << 16}; return true;
+  case OpCode::Gather: a = {2, 2, 1, 1}; return true;
+  case OpCode::Range: a = {3, 3, 1, 1}; return true;
+  case OpCode::RmsNorm: a = {2, 2, 1, 1}; return true;
+  case OpCode::LayerNorm: a = {3, 3, 1, 1}; return true;
+  case OpCode::MatMul: a = {2, 2, 1, 1}; return true;
+  case OpCode::Linear: a = {3, 3, 1, 1}; return true;
+  case OpCode::Glu: a = {2, 2, 1, 1}; return true;
+  case OpCode::Rope: a = {3, 3, 1, 1}; return true;
+  case OpCode::Attention: a = {6, 6, 1, 3}; return true;
+  default: return false;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                   const std::vector<Shape> &declared, std::vector<Shape> &out) {
+  OpCode op = in.op();
+  out.assign(declared.size(), Shape());
+  auto shp = [&](size_t i) -> const Shape & { return ins[i]->shape; };
+  std::vector<int64_t> ints = intsOf(in);
+  if (isBinary(op)) {
+    if (!broadcast(shp(0), shp(1), out[0]))
+      return fail(in, "shapes " + shapeStr(shp(0)) + " and " + shapeStr(shp(1)) + " do not broadcast");
+    return Status::success();
+  }
+  if (isUnary(op) || op == OpCode::Cast || op == OpCode::Softmax ||
+      op == OpCode::RmsNorm || op == OpCode::LayerNorm || op == OpCode::Rope) {
+    out[0] = shp(0);
+    return Status::success();
+  }
+  switch (op) {
+  case OpCode::Where: {
+    Shape t;
+    if (!broadcast(shp(0), shp(1), t) || !broadcast(t, shp(2), out[0]))
+      return fail(in, "operands do not broadcast");
+    return Status::success();
+  }
+  case OpCode::Reshape: {
+    out[0] = declared[0];
+    int64_t known = 1, dyn = -1;
+    for (size_t i = 0; i < out[0].size(); ++i) {
+      if (out[0][i] < 0)
+        dyn = int64_t(i);
+      else
+        known *= out[0][i];
+    }
+    int64_t n = ins[0]->numel();
+    if (dyn >= 0) {
+      if (known == 0 || n % known)
+        return fail(in, "cannot reshape " + shapeStr(shp(0)) + " to " + shapeStr(declared[0]));
+      out[0][dyn] = n / known;
+    } else if (known != n) {
+      return fail(in, "element count mismatch " + shapeStr(shp(0)) + " -> " + shapeStr(declared[0]));
+    }
+    return Status::success();
+  }
+  case OpCode::BroadcastTo: {
+    out[0] = declared[0];
+    const Shape &s = shp(0);
+    if (s.size() > out[0].size())
+      return fail(in, "rank too small");
+    size_t off = out[0].size() - s.size();
+    for (size_t i = 0; i < out[0].size(); ++i) {
+      int64_t src = i < off ? 1 : s[i - off];
+      if (out[0][i] < 0)
+        out[0][i] = src;
+      else if (src != 1 && src != out[0][i])
+        return fail(in, "cannot broadcast " + shapeStr(s) + " to " + shapeStr(declared[0]));
+    }
+    return Status::success();
+  }
+  case OpCode::Transpose: {
+    if (ints.size() != shp(0).size())
+      return fail(in, "perm rank mismatch");
+    for (int64_t p : ints) {
+      if (p < 0 || p >= int64_t(shp(0).size()))
+        return fail(in, "bad perm");
+      out[0].push_back(shp(0)[p]);
+    }
+    return Status::success();
+  }
+  case OpCode::Concat: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
+    out[0] = shp(0);
+    for (size_t i = 1; i < ins.size(); ++i) {
+      if (ins[i]->shape.size() != out[0].size())
+        return fail(in, "inputs differ in rank");
+      out[0][axis] += ins[i]->shape[axis];
+    }
+    return Status::success();
+  }
+  case OpCode::Slice: {
+    // ints: n, axes[n], starts[n], ends[n], steps[n]
+    out[0] = shp(0);
+    int64_t n = ints.empty() ? 0 : ints[0];
+    if (int64_t(ints.size()) != 1 + 4 * n)
+      return fail(in, "bad slice parameters");
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t ax = normAxis(ints[1 + i], out[0].size());
+      int64_t dim = shp(0)[ax], step = ints[1 + 3 * n + i];
+      auto clampB = [&](int64_t v) {
+        if (v < 0) v += dim;
+        return step > 0 ? std::clamp<int64_t>(v, 0, dim) : std::clamp<int64_t>(v, -1, dim - 1);
+      };
+      int64_t s = clampB(ints[1 + n + i]), e = clampB(ints[1 + 2 * n + i]);
+      int64_t len = step > 0 ? (e - s + step - 1) / step : (s - e - step - 1) / (-step);
+      out[0][ax] = std::max<int64_t>(len, 0);
+    }
+    return Status::success();
+  }
+  case OpCode::Split: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
+    int64_t used = 0, dynIdx = -1;
+    for (size_t i = 0; i < declared.size(); ++i) {
+      out[i] = shp(0);
+      int64_t d = declared[i][axis];
+      if (d < 0)
+        dynIdx = int64_t(i);
+      else
+        used += d;
+      out[i][axis] = d;
+    }
+    if (dynIdx >= 0)
+      out[dynIdx][axis] = shp(0)[axis] - used;
+    return Status::success();
+  }
+  case OpCode::Gather: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
+    out[0].assign(shp(0).begin(), shp(0).begin() + axis);
+    out[0].insert(out[0].end(), shp(1).begin(), shp(1).end());
+    out[0].insert(out[0].end(), shp(0).begin() + axis + 1, shp(0).end());
+    return Status::success();
+  }
+  case OpCode::Range: {
+    double s = loadD(*ins[0], 0), l = loadD(*ins[1], 0), d = loadD(*ins[2], 0);
+    if (d == 0)
+      return fail(in, "delta is zero");
+    out[0] = {std::max<int64_t>(0, int64_t(std::ceil((l - s) / d)))};
+    return Status::success();
+  }
+  case OpCode::Dim:
+    out[0] = {};
+    return Status::success();
+  case OpCode::ReduceSum: case OpCode::ReduceMean: case OpCode::ReduceMax:
+  case OpCode::ReduceMin: {
+    // ints: keepdims, axes...
+    bool keep = ints.empty() || ints[0];
+    std::vector<bool> red(shp(0).size(), ints.size() <= 1);
+    for (size_t i = 1; i < ints.size(); ++i)
+      red[normAxis(ints[i], shp(0).size())] = true;
+    for (size_t i = 0; i < red.size(); ++i) {
+      if (!red[i])
+        out[0].push_back(shp(0)[i]);
+      else if (keep)
+        out[0].push_back(1);
+    }
+    return Status::success();
+  }
+  case OpCode::MatMul: {
+    Shape a = shp(0), b = shp(1);
+    bool av = a.size() == 1, bv = b.size() == 1;
+    if (av) a.insert(a.begin(), 1);
+    if (bv) b.push_back(1);
+    if (a.back() != b[b.size() - 2])
+      return fail(in, "contraction dims differ: " + shapeStr(shp(0)) + " x " + shapeStr(shp(1)));
+    Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+    if (!broadcast(ba, bb, out[0]))
+      return fail(in, "batch dims do not broadcast");
+    if (!av) out[0].push_back(a[a.size() - 2]);
+    if (!bv) out[0].push_back(b.back());
+    return Status::success();
+  }
+  case OpCode::Linear: {
+    if (shp(1).size() != 2 || shp(0).back() != shp(1)[1])
+      return fail(in, "input " + shapeStr(shp(0)) + " does not match weight " + shapeStr(shp(1)));
+    out[0] = shp(0);
+    out[0].back() = shp(1)[0];
+    return Status::success();
+  }
+  case OpCode::Glu:
+    if (shp(0) != shp(1))
+      return fail(in, "gate and up shapes differ");
+    out[0] = shp(0);
+    return Status::success();
+  case OpCode::Attention: {
+    const Shape &q = shp(0), &k = shp(1), &v = shp(2);
+    if (q.size() != 4 || k.size() != 4 || v.size() != 4)
+      return fail(in, "q, k, v must be 4-d");
+    if (k[1] == 0 || q[1] % k[1] || q[3] != k[3] || k[2] != v[2] || k[1] != v[1])
+      return fail(in, "inconsistent q/k/v shapes " + shapeStr(q) + " " + shapeStr(k) + " " + shapeStr(v));
+    int64_t past = ins[4] ? ins[4]->shape[2] : 0;
+    out[0] = {q[0], q[1], q[2], v[3]};
+    if (out.size() == 3) {
+      out[1] = {k[0], k[1], past + k[2], k[3]};
+      out[2] = {v[0], v[1], past + v[2], v[3]};
+    }
+    return Status::success();
+  }
+  default:
+    return fail(in, "no shape function");
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Executors
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+Status binary(const mub::Instr &in, const TensorRef &a, const TensorRef &b, TensorRef &o) {
+  OpCode op = in.op();
+  std::vector<std::vector<int64_t>> st = {broadcastStrides(a.shape, o.shape),
+                                          broadcastStrides(b.shape, o.shape)};
+  bool ints = a.dtype == DType::I64 || a.dtype == DType::I32 || a.dtype == DType::Bool;
+  if (a.dtype == DType::F32 && b.dtype == DType::F32 && o.dtype == DType::F32) {
+    const float *pa = static_cast<const float *>(a.data), *pb = static_cast<const float *>(b.data);
+    float *po = static_cast<float *>(o.data);
+    // Fast path: same shapes.
+    if (a.shape == o.shape && b.shape == o.shape && (op == OpCode::Add || op == OpCode::Mul)) {
+      int64_t n = o.numel();
+      if (op == OpCode::Add)
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+      else
+        for (int64_t i = 0; i < n; ++i) po[i] = pa[i] * pb[i];
+      return Status::success();
+    }
+    forEachBroadcast(o.shape, st, [&](int64_t i, const std::vector<int64_t> &off) {
+      float x = pa[off[0]], y = pb[off[1]];
+      float r;
+      switch (op) {
+      case OpCode::Add: r = x + y; break;
+      case OpCode::Sub: r = x - y; break;
+      case OpCode::Mul: r = x * y; break;
+      case OpCode::Div: r = x / y; break;
+      case OpCode::Pow: r = std::pow(x, y); break;
+      case OpCode::Max: r = std::max(x, y); break;
+      default: r = std::min(x, y); break;
+      }
+      po[i] = r;
+    });
+    return Status::success();
+  }
+  (void)ints;
+  forEachBroadcast(o.shape, st, [&](int64_t i, const std::vector<int64_t> &off) {
+    double x = loadD(a, off[0]), y = loadD(b, off[1]);
+    double r = 0;
+    switch (op) {
+    case OpCode::Add: r = x + y; break;
+    case OpCode::Sub: r = x - y; break;
+    case OpCode::Mul: r = x * y; break;
+    case OpCode::Div:
+      r = (a.dtype == DType::F32 || a.dtype == DType::F16) ? x / y : std::trunc(x / y);
+      break;
+    case OpCode::Pow: r = std::pow(x, y); break;
+    case OpCode::Max: r = std::max(x, y); break;
+    case OpCode::Min: r = std::min(x, y); break;
+    case OpCode::And: r = (x != 0) && (y != 0); break;
+    case OpCode::Or: r = (x != 0) || (y != 0); break;
+    case OpCode::Equal: r = x == y; break;
+    case OpCode::Less: r = x < y; break;
+    default: r = x > y; break;
+    }
+    storeD(o, i, r);
+  });
+  return Status::success();
+}
+
+Status unary(const mub::Instr &in, const TensorRef &a, TensorRef &o) {
+  OpCode op = in.op();
+  int64_t n = o.numel();
+  if (a.dtype != DType::F32) {
+    for (int64_t i = 0; i < n; ++i) {
+      double x = loadD(a, i);
+      storeD(o, i, op == OpCode::Neg ? -x : op == OpCode::Abs ? std::fabs(x) : double(x == 0));
+    }
+    return Status::success();
+  }
+  const float *x = static_cast<const float *>(a.data);
+  float *y = static_cast<float *>(o.data);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = x[i], r;
+    switch (op) {
+    case OpCode::Neg: r = -v; break;
+    case OpCode::Abs: r = std::fabs(v); break;
+    case OpCode::Not: r = v == 0; break;
+    case OpCode::Exp: r = std::exp(v); break;
+    case OpCode::Log: r = std::log(v); break;
+    case OpCode::Sqrt: r = std::sqrt(v); break;
+    case OpCode::Rsqrt: r = 1.0 / std::sqrt(v); break;
+    case OpCode::Reciprocal: r = 1.0 / v; break;
+    case OpCode::Tanh: r = std::tanh(v); break;
+    case OpCode::Erf: r = std::erf(v); break;
+    case OpCode::Sin: r = std::sin(v); break;
+    case OpCode::Cos: r = std::cos(v); break;
+    case OpCode::Sigmoid: r = 1.0 / (1.0 + std::exp(-v)); break;
+    case OpCode::Relu: r = v > 0 ? v : 0; break;
+    case OpCode::Silu: r = v / (1.0 + std::exp(-v)); break;
+    case OpCode::Gelu: r = gelu(v, false); break;
+    default: r = gelu(v, true); break;
+    }
+    y[i] = float(r);
+  }
+  return Status::success();
+}
+
+/// Copies elements of `src` into `dst` where dst index -> src offset is
+/// given by per-dim strides over dst's shape (generic data movement).
+void gatherCopy(const TensorRef &src, TensorRef &dst, const std::vector<int64_t> &srcStrides,
+                int64_t srcBase = 0) {
+  size_t es = dtypeSize(src.dtype);
+  const uint8_t *s = static_cast<const uint8_t *>(src.data);
+  uint8_t *d = static_cast<uint8_t *>(dst.data);
+  forEachBroadcast(dst.shape, {srcStrides}, [&](int64_t i, const std::vector<int64_t> &off) {
+    std::memcpy(d + i * es, s + (srcBase + off[0]) * es, es);
+  });
+}
+
+Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                 const std::vector<TensorRef *> &outs, Scratch &scratch) {
+  const TensorRef &q = *ins[0], &kNew = *ins[1], &vNew = *ins[2];
+  const TensorRef *mask = ins[3], *pk = ins[4], *pv = ins[5];
+  TensorRef &o = *outs[0];
+  float scale = floatAt(in, 0, 1.0f);
+  bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
+  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  int64_t Hkv = kNew.shape[1], Tn = kNew.shape[2], Dv = vNew.shape[3];
+  int64_t P = pk ? pk->shape[2] : 0, T = P + Tn, group = Hq / Hkv;
+  // Keys/values over [0, T): past rows then new rows. With a cache the
+  // present outputs hold the concatenation (they may alias the past buffers:
+  // rows [0, P) are then already in place).
+  std::vector<float> kbuf, vbuf;
+  auto row = [&](const TensorRef *past, const TensorRef &cur, int64_t b, int64_t h, int64_t t,
+                 int64_t dim, std::vector<float> &buf) -> const float * {
+    if (t < P)
+      return floatRow(*past, ((b * Hkv + h) * P + t) * dim, dim, buf);
+    return floatRow(cur, ((b * Hkv + h) * Tn + (t - P)) * dim, dim, buf);
+  };
+  if (outs.size() == 3) {
+    for (int out = 1; out <= 2; ++out) {
+      TensorRef &pres = *outs[out];
+      const TensorRef *past = out == 1 ? pk : pv;
+      const TensorRef &cur = out == 1 ? kNew : vNew;
+      int64_t dim = cur.shape[3];
+      float *dst = static_cast<float *>(pres.data);
+      std::vector<float> tmp;
+      // Newest rows first so an aliased past buffer is never overwritten
+      // before it is read (rows move to the same or higher offsets).
+      for (int64_t b = B - 1; b >= 0; --b)
+        for (int64_t h = Hkv - 1; h >= 0; --h)
+          for (int64_t t = T - 1; t >= 0; --t) {
+            const float *src = row(past, cur, b, h, t, dim, tmp);
+            float *d = dst + ((b * Hkv + h) * T + t) * dim;
+            if (src != d)
+              std::memmove(d, src, dim * sizeof(float));
+          }
+    }
+  }
+  float *scores = scratch.floats(size_t(T));
+  std::vector<float> qb, kb, vb;
+  std::vector<double> acc(Dv);
+  float *po = static_cast<float *>(o.data);
+  std::vector<int64_t> mst;
+  Shape full = {B, Hq, S, T};
+  if (mask)
+    mst = broadcastStrides(mask->shape, full);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h) {
+      int64_t hk = h / group;
+      for (int64_t i = 0; i < S; ++i) {
+        const float *qr = floatRow(q, ((b * Hq + h) * S + i) * D, D, qb);
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t t = 0; t < T; ++t) {
+          float s;
+          if (causal && t > i + (T - S)) {
+            s = -std::numeric_limits<float>::infinity();
+          } else {
+            const float *kr = row(pk, kNew, b, hk, t, D, kb);
+            double dot = 0;
+            for (int64_t d = 0; d < D; ++d)
+              dot += double(qr[d]) * kr[d];
+            s = float(dot) * scale;
+            if (mask) {
+              int64_t mi = b * mst[0] + h * mst[1] + i * mst[2] + t * mst[3];
+              if (mask->dtype == DType::Bool)
+                s = static_cast<const uint8_t *>(mask->data)[mi] ? s : -std::numeric_limits<float>::infinity();
+              else
+                s += float(loadD(*mask, mi));
+            }
+          }
+          scores[t] = s;
+          mx = std::max(mx, s);
+        }
+        double sum = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          double e = std::isinf(scores[t]) && scores[t] < 0 ? 0.0 : std::exp(double(scores[t]) - mx);
+          scores[t] = float(e);
+          sum += e;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t t = 0; t < T; ++t) {
+          if (scores[t] == 0)
+            continue;
+          const float *vr = row(pv, vNew, b, hk, t, Dv, vb);
+          double p = scores[t] / sum;
+          for (int64_t d = 0; d < Dv; ++d)
+            acc[d] += p * vr[d];
+        }
+        float *orow = po + ((b * Hq + h) * S + i) * Dv;
+        for (int64_t d = 0; d < Dv; ++d)
+          orow[d] = float(acc[d]);
+      }
+    }
+  return Status::success();
+}
+
+} // namespace
+
+Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+               const std::vector<TensorRef *> &outs, Scratch &scratch) {
+  OpCode op = in.op();
+  std::vector<int64_t> ints = intsOf(in);
+  if (isBinary(op))
+    return binary(in, *ins[0], *ins[1], *outs[0]);
+  if (isUnary(op))
+    return unary(in, *ins[0], *outs[0]);
+  TensorRef &o = *outs[0];
+  switch (op) {
+  case OpCode::Where: {
+    std::vector<std::vector<int64_t>> st = {broadcastStrides(ins[0]->shape, o.shape),
+                                            broadcastStrides(ins[1]->shape, o.shape),
+                                            broadcastStrides(ins[2]->shape, o.shape)};
+    size_t es = dtypeSize(o.dtype);
+    const uint8_t *c = static_cast<const uint8_t *>(ins[0]->data);
+    forEachBroadcast(o.shape, st, [&](int64_t i, const std::vector<int64_t> &off) {
+      const TensorRef &src = c[off[0]] ? *ins[1] : *ins[2];
+      int64_t so = c[off[0]] ? off[1] : off[2];
+      std::memcpy(static_cast<uint8_t *>(o.data) + i * es,
+                  static_cast<const uint8_t *>(src.data) + so * es, es);
+    });
+    return Status::success();
+  }
+  case OpCode::Cast: {
+    int64_t n = o.numel();
+    if (ins[0]->dtype == o.dtype) {
+      std::memcpy(o.data, ins[0]->data, o.bytes());
+    } else if (ins[0]->dtype == DType::F16 && o.dtype == DType::F32) {
+      const uint16_t *s = static_cast<const uint16_t *>(ins[0]->data);
+      float *d = static_cast<float *>(o.data);
+      for (int64_t i = 0; i < n; ++i) d[i] = halfToFloat(s[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) storeD(o, i, loadD(*ins[0], i));
+    }
+    return Status::success();
+  }
+  case OpCode::Reshape:
+    if (o.data != ins[0]->data)
+      std::memcpy(o.data, ins[0]->data, o.bytes());
+    return Status::success();
+  case OpCode::BroadcastTo:
+    gatherCopy(*ins[0], o, broadcastStrides(ins[0]->shape, o.shape));
+    return Status::success();
+  case OpCode::Transpose: {
+    std::vector<int64_t> src = contiguousStrides(ins[0]->shape), st(ints.size());
+    for (size_t i = 0; i < ints.size(); ++i)
+      st[i] = src[ints[i]];
+    gatherCopy(*ins[0], o, st);
+    return Status::success();
+  }
+  case OpCode::Concat: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], o.shape.size());
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < axis; ++i) outer *= o.shape[i];
+    for (size_t i = axis + 1; i < o.shape.size(); ++i) inner *= o.shape[i];
+    size_t es = dtypeSize(o.dtype);
+    int64_t offset = 0;
+    for (const TensorRef *t : ins) {
+      int64_t len = t->shape[axis];
+      for (int64_t b = 0; b < outer; ++b)
+        std::memcpy(static_cast<uint8_t *>(o.data) + ((b * o.shape[axis] + offset) * inner) * es,
+                    static_cast<const uint8_t *>(t->data) + (b * len * inner) * es, len * inner * es);
+      offset += len;
+    }
+    return Status::success();
+  }
+  case OpCode::Slice: {
+    const Shape &is = ins[0]->shape;
+    std::vector<int64_t> src = contiguousStrides(is), st = src;
+    int64_t base = 0, n = ints[0];
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t ax = normAxis(ints[1 + i], is.size()), dim = is[ax], step = ints[1 + 3 * n + i];
+      int64_t s = ints[1 + n + i];
+      if (s < 0) s += dim;
+      s = step > 0 ? std::clamp<int64_t>(s, 0, dim) : std::clamp<int64_t>(s, -1, dim - 1);
+      base += s * src[ax];
+      st[ax] = src[ax] * step;
+    }
+    gatherCopy(*ins[0], o, st, base);
+    return Status::success();
+  }
+  case OpCode::Split: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], ins[0]->shape.size());
+    std::vector<int64_t> src = contiguousStrides(ins[0]->shape);
+    int64_t offset = 0;
+    for (TensorRef *t : outs) {
+      gatherCopy(*ins[0], *t, src, offset * src[axis]);
+      offset += t->shape[axis];
+    }
+    return Status::success();
+  }
+  case OpCode::Gather: {
+    const TensorRef &data = *ins[0], &idx = *ins[1];
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], data.shape.size());
+    int64_t outer = 1, inner = 1, dim = data.shape[axis];
+    for (int64_t i = 0; i < axis; ++i) outer *= data.shape[i];
+    for (size_t i = axis + 1; i < data.shape.size(); ++i) inner *= data.shape[i];
+    int64_t ni = idx.numel();
+    size_t es = dtypeSize(data.dtype);
+    for (int64_t b = 0; b < outer; ++b)
+      for (int64_t j = 0; j < ni; ++j) {
+        int64_t k = loadI(idx, j);
+        if (k < 0) k += dim;
+        if (k < 0 || k >= dim)
+          return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(dim) + ")");
+        std::memcpy(static_cast<uint8_t *>(o.data) + ((b * ni + j) * inner) * es,
+                    static_cast<const uint8_t *>(data.data) + ((b * dim + k) * inner) * es, inner * es);
+      }
+    return Status::success();
+  }
+  case OpCode::Range: {
+    double s = loadD(*ins[0], 0), d = loadD(*ins[2], 0);
+    for (int64_t i = 0, n = o.numel(); i < n; ++i)
+      storeD(o, i, s + double(i) * d);
+    return Status::success();
+  }
+  case OpCode::Dim: {
+    int64_t axis = normAxis(ints.empty() ? 0 : ints[0], ins[0]->shape.size());
+    *static_cast<int64_t *>(o.data) = ins[0]->shape[axis];
+    return Status::success();
+  }
+  case OpCode::ReduceSum: case OpCode::ReduceMean: case OpCode::ReduceMax:
+  case OpCode::ReduceMin: {
+    const Shape &is = ins[0]->shape;
+    std::vector<bool> red(is.size(), ints.size() <= 1);
+    for (size_t i = 1; i < ints.size(); ++i)
+      red[normAxis(ints[i], is.size())] = true;
+    Shape keep(is.size());
+    for (size_t i = 0; i < is.size(); ++i)
+      keep[i] = red[i] ? 1 : is[i];
+    std::vector<int64_t> st = broadcastStrides(keep, is);
+    int64_t n = o.numel();
+    std::vector<double> acc(n, op == OpCode::ReduceMax ? -INFINITY : op == OpCode::ReduceMin ? INFINITY : 0.0);
+    int64_t count = ins[0]->numel() / std::max<int64_t>(n, 1);
+    forEachBroadcast(is, {st}, [&](int64_t i, const std::vector<int64_t> &off) {
+      double v = loadD(*ins[0], i);
+      double &a = acc[off[0]];
+      if (op == OpCode::ReduceMax) a = std::max(a, v);
+      else if (op == OpCode::ReduceMin) a = std::min(a, v);
+      else a += v;
+    });
+    for (int64_t i = 0; i < n; ++i)
+      storeD(o, i, op == OpCode::ReduceMean ? acc[i] / count : acc[i]);
+    return Status::success();
+  }
+  case OpCode::Softmax: {
+    const Shape &is = ins[0]->shape;
+    int64_t axis = normAxis(ints.empty() ? -1 : ints[0], is.size());
+    int64_t outer = 1, inner = 1, dim = is[axis];
+    for (int64_t i = 0; i < axis; ++i) outer *= is[i];
+    for (size_t i = axis + 1; i < is.size(); ++i) inner *= is[i];
+    const float *x = static_cast<const float *>(ins[0]->data);
+    float *y = static_cast<float *>(o.data);
+    for (int64_t b = 0; b < outer; ++b)
+      for (int64_t j = 0; j < inner; ++j) {
+        const float *xr = x + b * dim * inner + j;
+        float *yr = y + b * dim * inner + j;
+        float mx = -INFINITY;
+        for (int64_t t = 0; t < dim; ++t) mx = std::max(mx, xr[t * inner]);
+        double sum = 0;
+        for (int64_t t = 0; t < dim; ++t) {
+          double e = std::isinf(mx) ? 0.0 : std::exp(double(xr[t * inner]) - mx);
+          yr[t * inner] = float(e);
+          sum += e;
+        }
+        for (int64_t t = 0; t < dim; ++t) yr[t * inner] = float(yr[t * inner] / sum);
+      }
+    return Status::success();
+  }
+  case OpCode::RmsNorm: case OpCode::LayerNorm: {
+    const TensorRef &x = *ins[0];
+    const TensorRef *w = ins[1], *bias = op == OpCode::LayerNorm ? ins[2] : nullptr;
+    float eps = floatAt(in, 0, 1e-5f);
+    int64_t d = x.shape.back(), rows = x.numel() / std::max<int64_t>(d, 1);
+    std::vector<float> wb, bb;
+    const float *wr = w ? floatRow(*w, 0, d, wb) : nullptr;
+    const float *br = bias ? floatRow(*bias, 0, d, bb) : nullptr;
+    const float *px = static_cast<const float *>(x.data);
+    float *py = static_cast<float *>(o.data);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *xr = px + r * d;
+      float *yr = py + r * d;
+      double mean = 0;
+      if (op == OpCode::LayerNorm) {
+        for (int64_t i = 0; i < d; ++i) mean += xr[i];
+        mean /= d;
+      }
+      double ss = 0;
+      for (int64_t i = 0; i < d; ++i) {
+        double c = xr[i] - mean;
+        ss += c * c;
+      }
+      double inv = 1.0 / std::sqrt(ss / d + eps);
+      for (int64_t i = 0; i < d; ++i) {
+        double v = (xr[i] - mean) * inv;
+        if (wr) v *= wr[i];
+        if (br) v += br[i];
+        yr[i] = float(v);
+      }
+    }
+    return Status::success();
+  }
+  case OpCode::MatMul: {
+    const TensorRef &a = *ins[0], &b = *ins[1];
+    Shape as = a.shape, bs = b.shape;
+    if (as.size() == 1) as.insert(as.begin(), 1);
+    if (bs.size() == 1) bs.push_back(1);
+    int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+    Shape batch(o.shape.begin(), o.shape.end() - (a.shape.size() == 1 ? 0 : 1) - (b.shape.size() == 1 ? 0 : 1));
+    Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+    std::vector<std::vector<int64_t>> st = {broadcastStrides(ab, batch), broadcastStrides(bb, batch)};
+    std::vector<float> arow, bcol;
+    float *po = static_cast<float *>(o.data);
+    forEachBroadcast(batch, st, [&](int64_t bi, const std::vector<int64_t> &off) {
+      for (int64_t m = 0; m < M; ++m) {
+        const float *ar = floatRow(a, (off[0] * M + m) * K, K, arow);
+        for (int64_t n = 0; n < N; ++n) {
+          double s = 0;
+          for (int64_t k = 0; k < K; ++k)
+            s += double(ar[k]) * loadD(b, (off[1] * K + k) * N + n);
+          po[(bi * M + m) * N + n] = float(s);
+        }
+      }
+    });
+    return Status::success();
+  }
+  case OpCode::Linear: {
+    const TensorRef &x = *ins[0], &w = *ins[1];
+    const TensorRef *bias = ins[2];
+    int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);
+    const float *px = static_cast<const float *>(x.data);
+    float *po = static_cast<float *>(o.data);
+    std::vector<float> wrow, brow;
+    const float *br = bias ? floatRow(*bias, 0, N, brow) : nullptr;
+    for (int64_t n = 0; n < N; ++n) {
+      const float *wr = floatRow(w, n * K, K, wrow);
+      for (int64_t m = 0; m < M; ++m) {
+        const float *xr = px + m * K;
+        // Eight partial sums: vectorizable, and the same order everywhere.
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8)
+          for (int j = 0; j < 8; ++j)
+            acc[j] += xr[k + j] * wr[k + j];
+        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; k < K; ++k)
+          s += xr[k] * wr[k];
+        po[m * N + n] = br ? s + br[n] : s;
+      }
+    }
+    return Status::success();
+  }
+  case OpCode::Glu: {
+    int64_t kind = ints.empty() ? 0 : ints[0], n = o.numel();
+    const float *g = static_cast<const float *>(ins[0]->data), *u = static_cast<const float *>(ins[1]->data);
+    float *y = static_cast<float *>(o.data);
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = float(activation(kind, g[i]) * u[i]);
+    return Status::success();
+  }
+  case OpCode::Rope: {
+    const TensorRef &x = *ins[0], &c = *ins[1], &s = *ins[2];
+    bool interleaved = !ints.empty() && ints[0] == 1;
+    int64_t d = x.shape.back(), h = d / 2;
+    std::vector<std::vector<int64_t>> st = {broadcastStrides(c.shape, x.shape), broadcastStrides(s.shape, x.shape)};
+    const float *px = static_cast<const float *>(x.data);
+    float *py = static_cast<float *>(o.data);
+    forEachBroadcast(x.shape, st, [&](int64_t i, const std::vector<int64_t> &off) {
+      int64_t j = i % d, rowBase = i - j;
+      float rot;
+      if (interleaved)
+        rot = (j % 2 == 0) ? -px[rowBase + j + 1] : px[rowBase + j - 1];
+      else
+        rot = j < h ? -px[rowBase + j + h] : px[rowBase + j - h];
+      py[i] = float(double(px[i]) * loadD(c, off[0]) + double(rot) * loadD(s, off[1]));
+    });
+    return Status::success();
+  }
+  case OpCode::Attention:
+    return attention(in, ins, outs, scratch);
+  default:
+    return fail(in, "not implemented by the reference runtime");
+  }
+}
+
+} // namespace rt
+} // namespace mu

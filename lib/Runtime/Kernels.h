@@ -1,0 +1,54 @@
+//===- Kernels.h - reference kernels of the mu runtime ---------*- C++ -*-===//
+///
+/// \file
+/// One entry point per opcode family. The reference kernels are the
+/// specification of every op's numerics: optimized kernels must match them.
+/// Each opcode has a shape function (run first, so capacity can be checked
+/// before anything is written) and an executor.
+///
+//===----------------------------------------------------------------------===//
+#ifndef MU_RUNTIME_KERNELS_H
+#define MU_RUNTIME_KERNELS_H
+
+#include "mu/runtime/Runtime.h"
+#include "mub_generated.h"
+
+#include <vector>
+
+namespace mu {
+namespace rt {
+
+using Shape = std::vector<int64_t>;
+
+/// Scratch memory reused across kernel calls.
+struct Scratch {
+  std::vector<float> f32;
+  float *floats(size_t n) {
+    if (f32.size() < n)
+      f32.resize(n);
+    return f32.data();
+  }
+};
+
+/// Output shapes of `instr` given its inputs (nullptr = absent optional) and
+/// the declared output shapes (-1 = dynamic).
+Status inferShapes(const mub::Instr &instr,
+                   const std::vector<const TensorRef *> &ins,
+                   const std::vector<Shape> &declared,
+                   std::vector<Shape> &out);
+
+/// Executes `instr`; output tensors already carry their shapes and storage.
+Status execute(const mub::Instr &instr,
+               const std::vector<const TensorRef *> &ins,
+               const std::vector<TensorRef *> &outs, Scratch &scratch);
+
+/// Number of inputs (min, max) and outputs (min, max) an opcode accepts.
+struct Arity {
+  int minIn, maxIn, minOut, maxOut;
+};
+bool opcodeArity(mub::OpCode op, Arity &arity);
+
+} // namespace rt
+} // namespace mu
+
+#endif // MU_RUNTIME_KERNELS_H

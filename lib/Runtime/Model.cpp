@@ -1,0 +1,267 @@
+//===- Model.cpp - loading and verifying .mub artifacts -------------------===//
+///
+/// \file
+/// mmap, then check everything before anything runs: header, FlatBuffer
+/// structure (flatbuffers::Verifier), then semantics: versions, segments in
+/// range and aligned, tensor storage inside its arena/segment/state, shapes
+/// consistent with sizes, instruction operands and arities.
+///
+//===----------------------------------------------------------------------===//
+#include "Kernels.h"
+#include "mu/Artifact/MubFormat.h"
+#include "mu/runtime/Runtime.h"
+#include "mub_generated.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mu {
+namespace rt {
+
+size_t dtypeSize(DType t) {
+  switch (t) {
+  case DType::F32: case DType::I32: return 4;
+  case DType::F16: case DType::BF16: case DType::I16: return 2;
+  case DType::I64: return 8;
+  default: return 1;
+  }
+}
+
+const char *dtypeName(DType t) {
+  static const char *names[] = {"f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool"};
+  int i = int(t);
+  return i >= 0 && i < 9 ? names[i] : "?";
+}
+
+int64_t TensorRef::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+HostTensor HostTensor::make(DType t, std::vector<int64_t> shape) {
+  HostTensor h;
+  h.dtype = t;
+  h.shape = std::move(shape);
+  int64_t n = 1;
+  for (int64_t d : h.shape)
+    n *= d;
+  h.storage.assign(size_t(n) * dtypeSize(t), 0);
+  return h;
+}
+
+TensorRef HostTensor::ref() { return TensorRef{dtype, shape, storage.data()}; }
+
+std::unique_ptr<Model> Model::load(const std::string &path, Status &status) {
+  std::unique_ptr<Model> m(new Model());
+  m->path_ = path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    status = Status::error(path + ": cannot open: " + std::strerror(errno));
+    return nullptr;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    status = Status::error(path + ": not a regular file");
+    return nullptr;
+  }
+  m->size_ = size_t(st.st_size);
+  if (m->size_ < kMubHeaderSize) {
+    ::close(fd);
+    status = Status::error(path + ": " + std::to_string(m->size_) +
+                           " bytes is too short for a .mub file (64-byte header)");
+    return nullptr;
+  }
+  void *p = mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    status = Status::error(path + ": mmap failed: " + std::strerror(errno));
+    return nullptr;
+  }
+  m->base_ = static_cast<const uint8_t *>(p);
+  status = m->verify();
+  if (!status.ok) {
+    status.message = path + ": " + status.message;
+    return nullptr;
+  }
+  return m;
+}
+
+Model::~Model() {
+  if (base_)
+    munmap(const_cast<uint8_t *>(base_), size_);
+}
+
+const mub::Program *Model::program(const std::string &name) const {
+  for (const mub::Program *p : *fb_->programs())
+    if (p->name()->str() == name)
+      return p;
+  return nullptr;
+}
+
+std::vector<std::string> Model::programNames() const {
+  std::vector<std::string> names;
+  for (const mub::Program *p : *fb_->programs())
+    names.push_back(p->name()->str());
+  return names;
+}
+
+const uint8_t *Model::segmentData(uint32_t s) const {
+  return base_ + dataOffset_ + fb_->segments()->Get(s)->offset();
+}
+
+std::string Model::config(const std::string &key) const {
+  if (fb_->config())
+    for (const mub::KeyValue *kv : *fb_->config())
+      if (kv->key() && kv->key()->str() == key)
+        return kv->value() ? kv->value()->str() : "";
+  return "";
+}
+
+namespace {
+std::string tensorDesc(const mub::Program *p, int i) {
+  const mub::Tensor *t = p->tensors()->Get(i);
+  return "program '" + p->name()->str() + "' tensor #" + std::to_string(i) + " '" +
+         (t->name() ? t->name()->str() : "") + "'";
+}
+} // namespace
+
+Status Model::verify() {
+  MubHeader h;
+  std::memcpy(&h, base_, sizeof(h));
+  if (std::memcmp(h.magic, "MUB\0", 4) != 0)
+    return Status::error("not a .mub artifact (bad magic at byte 0)");
+  if (h.formatVersion != kMubFormatVersion)
+    return Status::error("format version " + std::to_string(h.formatVersion) +
+                         " is not supported; this runtime reads version " +
+                         std::to_string(kMubFormatVersion) + " (recompile the model)");
+  if (h.fileSize != size_)
+    return Status::error("file is " + std::to_string(size_) + " bytes but its header says " +
+                         std::to_string(h.fileSize) + " (truncated or padded?)");
+  if (h.flatbufferOffset != kMubHeaderSize || h.flatbufferSize > size_ - kMubHeaderSize ||
+      h.dataOffset % kMubAlignment != 0 || h.dataOffset < h.flatbufferOffset + h.flatbufferSize ||
+      h.dataOffset > size_ || h.dataSize > size_ - h.dataOffset)
+    return Status::error("header offsets out of range (byte 8-48)");
+  dataOffset_ = h.dataOffset;
+  const uint8_t *fbp = base_ + h.flatbufferOffset;
+  flatbuffers::Verifier verifier(fbp, h.flatbufferSize);
+  if (!mub::ModelBufferHasIdentifier(fbp) || !mub::VerifyModelBuffer(verifier))
+    return Status::error("the model description (FlatBuffer at byte 64) is corrupt");
+  fb_ = mub::GetModel(fbp);
+  if (fb_->format_version() != kMubFormatVersion)
+    return Status::error("FlatBuffer format_version disagrees with the header");
+  if (!fb_->programs() || fb_->programs()->size() == 0)
+    return Status::error("artifact has no programs");
+  uint32_t nseg = fb_->segments() ? fb_->segments()->size() : 0;
+  for (uint32_t s = 0; s < nseg; ++s) {
+    const mub::Segment *seg = fb_->segments()->Get(s);
+    if (seg->offset() % kMubAlignment || seg->offset() > h.dataSize ||
+        seg->size() > h.dataSize - seg->offset())
+      return Status::error("constant segment " + std::to_string(s) + " [" +
+                           std::to_string(seg->offset()) + ", +" + std::to_string(seg->size()) +
+                           ") lies outside the data section or is misaligned");
+  }
+  uint32_t nstate = fb_->states() ? fb_->states()->size() : 0;
+  for (const mub::Program *p : *fb_->programs()) {
+    if (!p->name() || !p->tensors() || !p->instrs())
+      return Status::error("a program lacks a name, tensors or instructions");
+    int nt = int(p->tensors()->size());
+    for (int i = 0; i < nt; ++i) {
+      const mub::Tensor *t = p->tensors()->Get(i);
+      if (int(t->dtype()) < 0 || int(t->dtype()) > int(mub::DType::Bool))
+        return Status::error(tensorDesc(p, i) + ": unknown dtype");
+      if (!t->shape() || !t->max_shape() || t->shape()->size() != t->max_shape()->size())
+        return Status::error(tensorDesc(p, i) + ": shape and max_shape differ in rank");
+      uint64_t n = 1;
+      for (uint32_t d = 0; d < t->shape()->size(); ++d) {
+        int64_t s = t->shape()->Get(d), ms = t->max_shape()->Get(d);
+        if (ms < 0 || (s >= 0 && s != ms) || s < -1 || ms > (int64_t(1) << 40))
+          return Status::error(tensorDesc(p, i) + ": inconsistent shape/max_shape");
+        n *= uint64_t(ms);
+        if (n > (uint64_t(1) << 40))
+          return Status::error(tensorDesc(p, i) + ": too large");
+      }
+      uint64_t need = n * dtypeSize(DType(t->dtype()));
+      switch (t->storage()) {
+      case mub::Storage::Arena:
+      case mub::Storage::Output:
+        if (t->size() < need || t->offset() > p->arena_size() || t->size() > p->arena_size() - t->offset())
+          return Status::error(tensorDesc(p, i) + ": arena slot [" + std::to_string(t->offset()) +
+                               ", +" + std::to_string(t->size()) + ") is outside the " +
+                               std::to_string(p->arena_size()) + "-byte arena or too small");
+        break;
+      case mub::Storage::Constant: {
+        if (t->segment() >= nseg)
+          return Status::error(tensorDesc(p, i) + ": segment index out of range");
+        const mub::Segment *seg = fb_->segments()->Get(t->segment());
+        if (t->size() != need || t->offset() > seg->size() || t->size() > seg->size() - t->offset())
+          return Status::error(tensorDesc(p, i) + ": constant bytes outside its segment or size mismatch");
+        break;
+      }
+      case mub::Storage::State: {
+        if (t->state() < 0 || uint32_t(t->state()) >= nstate)
+          return Status::error(tensorDesc(p, i) + ": state index out of range");
+        const mub::StateBuffer *sb = fb_->states()->Get(t->state());
+        if (sb->size() < need || int(sb->dtype()) != int(t->dtype()))
+          return Status::error(tensorDesc(p, i) + ": does not fit its state buffer");
+        break;
+      }
+      case mub::Storage::Input:
+        break;
+      default:
+        return Status::error(tensorDesc(p, i) + ": unknown storage kind");
+      }
+    }
+    auto checkList = [&](const flatbuffers::Vector<int32_t> *v, const char *what, bool allowAbsent) -> Status {
+      if (!v)
+        return Status::success();
+      for (int32_t idx : *v)
+        if ((idx < 0 && !(allowAbsent && idx == -1)) || idx >= nt)
+          return Status::error("program '" + p->name()->str() + "': " + what + " refers to tensor " +
+                               std::to_string(idx) + " of " + std::to_string(nt));
+      return Status::success();
+    };
+    Status s = checkList(p->inputs(), "inputs", false);
+    if (s.ok) s = checkList(p->outputs(), "outputs", false);
+    if (!s.ok)
+      return s;
+    for (uint32_t k = 0; k < p->instrs()->size(); ++k) {
+      const mub::Instr *in = p->instrs()->Get(k);
+      Arity a;
+      if (!opcodeArity(in->op(), a))
+        return Status::error("program '" + p->name()->str() + "' instruction " + std::to_string(k) +
+                             ": unknown opcode " + std::to_string(int(in->op())));
+      int ni = in->inputs() ? int(in->inputs()->size()) : 0;
+      int no = in->outputs() ? int(in->outputs()->size()) : 0;
+      if (ni < a.minIn || ni > a.maxIn || no < a.minOut || no > a.maxOut)
+        return Status::error("program '" + p->name()->str() + "' instruction " + std::to_string(k) +
+                             " (" + mub::EnumNameOpCode(in->op()) + "): wrong operand count");
+      s = checkList(in->inputs(), "an instruction input", true);
+      if (s.ok) s = checkList(in->outputs(), "an instruction output", false);
+      if (!s.ok)
+        return s;
+    }
+  }
+  if (const mub::Tokenizer *tok = fb_->tokenizer()) {
+    int nv = tok->vocab() ? int(tok->vocab()->size()) : 0;
+    if (tok->merges())
+      for (const mub::MergeRule *r : *tok->merges())
+        if (r->left() < 0 || r->left() >= nv || r->right() < 0 || r->right() >= nv ||
+            r->merged() < 0 || r->merged() >= nv)
+          return Status::error("tokenizer merge rule refers to a token outside the vocabulary");
+    if (tok->specials())
+      for (const mub::SpecialToken *sp : *tok->specials())
+        if (sp->id() < 0 || sp->id() >= nv || !sp->content())
+          return Status::error("tokenizer special token outside the vocabulary");
+  }
+  return Status::success();
+}
+
+} // namespace rt
+} // namespace mu

@@ -1,0 +1,197 @@
+//===- Session.cpp - executing programs -----------------------------------===//
+///
+/// \file
+/// The interpreter: binds every tensor of a program to its storage (arena
+/// slot, constant segment, persistent state or caller input), then runs the
+/// instructions in order. Shapes are computed per instruction (dynamic dims
+/// are resolved at run time) and checked against the planned capacity before
+/// a kernel writes anything.
+///
+//===----------------------------------------------------------------------===//
+#include "Kernels.h"
+#include "mu/runtime/Runtime.h"
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+namespace mu {
+namespace rt {
+
+struct Session::Impl {
+  std::map<std::string, std::vector<uint8_t>> arenas;
+  std::vector<std::vector<uint8_t>> states;
+  Scratch scratch;
+};
+
+Session::Session(const Model &model) : model_(model), impl_(new Impl()) {
+  if (const auto *states = model.fb().states())
+    for (const mub::StateBuffer *s : *states)
+      impl_->states.emplace_back(size_t(s->size()), 0);
+  for (auto &s : impl_->states)
+    peakBytes_ += s.size();
+}
+
+Session::~Session() = default;
+
+void Session::resetState() {
+  for (auto &s : impl_->states)
+    std::fill(s.begin(), s.end(), 0);
+}
+
+namespace {
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+} // namespace
+
+Status Session::run(const std::string &name, const std::vector<TensorRef> &inputs,
+                    std::vector<HostTensor> &outputs) {
+  const mub::Program *p = model_.program(name);
+  if (!p)
+    return Status::error("no program named '" + name + "'");
+  auto &arena = impl_->arenas[name];
+  if (arena.size() < p->arena_size()) {
+    arena.assign(size_t(p->arena_size()) + 64, 0);
+    size_t total = 0;
+    for (auto &a : impl_->arenas)
+      total += a.second.size();
+    for (auto &s : impl_->states)
+      total += s.size();
+    peakBytes_ = std::max(peakBytes_, total);
+  }
+  // 64-byte aligned base inside the vector.
+  uint8_t *abase = arena.data() + ((64 - reinterpret_cast<uintptr_t>(arena.data()) % 64) % 64);
+
+  int nt = int(p->tensors()->size());
+  std::vector<TensorRef> t(nt);
+  std::vector<bool> ready(nt, false);
+  for (int i = 0; i < nt; ++i) {
+    const mub::Tensor *d = p->tensors()->Get(i);
+    t[i].dtype = DType(d->dtype());
+    t[i].shape.assign(d->shape()->begin(), d->shape()->end());
+    switch (d->storage()) {
+    case mub::Storage::Arena:
+    case mub::Storage::Output:
+      t[i].data = abase + d->offset();
+      break;
+    case mub::Storage::Constant:
+      t[i].data = const_cast<uint8_t *>(model_.segmentData(d->segment()) + d->offset());
+      ready[i] = true;
+      break;
+    case mub::Storage::State:
+      t[i].data = impl_->states[d->state()].data();
+      break;
+    case mub::Storage::Input:
+      break;
+    }
+  }
+  // States carry their current shape across calls: stored in the session.
+  size_t nin = p->inputs() ? p->inputs()->size() : 0;
+  if (inputs.size() != nin)
+    return Status::error("program '" + name + "' takes " + std::to_string(nin) + " inputs, got " +
+                         std::to_string(inputs.size()));
+  for (size_t k = 0; k < nin; ++k) {
+    int id = p->inputs()->Get(k);
+    const mub::Tensor *d = p->tensors()->Get(id);
+    const TensorRef &in = inputs[k];
+    std::string what = "input " + std::to_string(k) + " '" + d->name()->str() + "'";
+    if (in.dtype != t[id].dtype)
+      return Status::error(what + ": dtype " + dtypeName(in.dtype) + ", expected " + dtypeName(t[id].dtype));
+    if (in.shape.size() != t[id].shape.size())
+      return Status::error(what + ": rank " + std::to_string(in.shape.size()) + ", expected " +
+                           std::to_string(t[id].shape.size()));
+    for (size_t j = 0; j < in.shape.size(); ++j) {
+      int64_t want = d->shape()->Get(j), mx = d->max_shape()->Get(j);
+      if ((want >= 0 && in.shape[j] != want) || in.shape[j] < 0 || in.shape[j] > mx)
+        return Status::error(what + ": shape " + shapeStr(in.shape) + " does not fit " +
+                             shapeStr(t[id].shape) + " (max " +
+                             shapeStr(std::vector<int64_t>(d->max_shape()->begin(), d->max_shape()->end())) + ")");
+    }
+    t[id] = in;
+    ready[id] = true;
+  }
+
+  std::vector<const TensorRef *> ins;
+  std::vector<TensorRef *> outs;
+  std::vector<Shape> declared, shapes;
+  FILE *index = nullptr;
+  if (!dumpDir_.empty())
+    index = std::fopen((dumpDir_ + "/index.txt").c_str(), "a");
+  for (uint32_t k = 0; k < p->instrs()->size(); ++k) {
+    const mub::Instr *in = p->instrs()->Get(k);
+    ins.clear();
+    outs.clear();
+    declared.clear();
+    for (int32_t id : *in->inputs()) {
+      if (id >= 0 && !ready[id]) {
+        if (index) std::fclose(index);
+        return Status::error("program '" + name + "' instruction " + std::to_string(k) +
+                             " reads tensor " + std::to_string(id) + " before it is written");
+      }
+      ins.push_back(id < 0 ? nullptr : &t[id]);
+    }
+    for (int32_t id : *in->outputs()) {
+      outs.push_back(&t[id]);
+      const mub::Tensor *d = p->tensors()->Get(id);
+      declared.emplace_back(d->shape()->begin(), d->shape()->end());
+    }
+    Status s = inferShapes(*in, ins, declared, shapes);
+    if (!s.ok) {
+      if (index) std::fclose(index);
+      return Status::error("program '" + name + "' instruction " + std::to_string(k) + ": " + s.message);
+    }
+    for (size_t o = 0; o < outs.size(); ++o) {
+      int32_t id = in->outputs()->Get(o);
+      const mub::Tensor *d = p->tensors()->Get(id);
+      uint64_t capacity = d->storage() == mub::Storage::State
+                              ? model_.fb().states()->Get(d->state())->size()
+                              : d->size();
+      TensorRef probe{outs[o]->dtype, shapes[o], nullptr};
+      if (probe.bytes() > capacity) {
+        if (index) std::fclose(index);
+        return Status::error("program '" + name + "' instruction " + std::to_string(k) + " (" +
+                             mub::EnumNameOpCode(in->op()) + "): result " + shapeStr(shapes[o]) +
+                             " exceeds the planned capacity of '" + d->name()->str() +
+                             "' (max " + shapeStr(std::vector<int64_t>(d->max_shape()->begin(), d->max_shape()->end())) +
+                             "); recompile with a larger --max-seq");
+      }
+      outs[o]->shape = shapes[o];
+      ready[id] = true;
+    }
+    s = execute(*in, ins, outs, impl_->scratch);
+    if (!s.ok) {
+      if (index) std::fclose(index);
+      return Status::error("program '" + name + "' instruction " + std::to_string(k) + ": " + s.message);
+    }
+    if (index) {
+      for (size_t o = 0; o < outs.size(); ++o) {
+        int32_t id = in->outputs()->Get(o);
+        char file[64];
+        std::snprintf(file, sizeof(file), "%s.%04u.%d.bin", name.c_str(), k, id);
+        if (FILE *f = std::fopen((dumpDir_ + "/" + file).c_str(), "wb")) {
+          std::fwrite(outs[o]->data, 1, outs[o]->bytes(), f);
+          std::fclose(f);
+        }
+        std::fprintf(index, "%s %s %s %s %s\n", file, mub::EnumNameOpCode(in->op()),
+                     p->tensors()->Get(id)->name()->c_str(), dtypeName(outs[o]->dtype),
+                     shapeStr(outs[o]->shape).c_str());
+      }
+    }
+  }
+  if (index)
+    std::fclose(index);
+  outputs.clear();
+  for (int32_t id : *p->outputs()) {
+    HostTensor h = HostTensor::make(t[id].dtype, t[id].shape);
+    std::memcpy(h.storage.data(), t[id].data, h.storage.size());
+    outputs.push_back(std::move(h));
+  }
+  return Status::success();
+}
+
+} // namespace rt
+} // namespace mu

@@ -1,0 +1,274 @@
+//===- mu-run.cpp - run a compiled .mub model -----------------------------===//
+///
+/// \file
+/// Generates text (streaming), measures perplexity, dumps intermediates, or
+/// describes an artifact. Uses only libmu_runtime.
+///
+//===----------------------------------------------------------------------===//
+#include "mu/Version.h"
+#include "mu/runtime/Generate.h"
+#include "mu/runtime/Runtime.h"
+#include "mu/runtime/Tokenizer.h"
+#include "mub_generated.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/stat.h>
+
+using namespace mu::rt;
+
+namespace {
+
+std::string jsonEscape(const std::string &s) {
+  std::string r;
+  for (unsigned char c : s) {
+    switch (c) {
+    case '"': r += "\\\""; break;
+    case '\\': r += "\\\\"; break;
+    case '\n': r += "\\n"; break;
+    case '\r': r += "\\r"; break;
+    case '\t': r += "\\t"; break;
+    default:
+      if (c < 0x20) {
+        char b[8];
+        std::snprintf(b, sizeof(b), "\\u%04x", c);
+        r += b;
+      } else {
+        r += char(c);
+      }
+    }
+  }
+  return r;
+}
+
+std::string shapeStr(const flatbuffers::Vector<int64_t> *v) {
+  std::string r = "[";
+  for (uint32_t i = 0; v && i < v->size(); ++i)
+    r += (i ? "," : "") + (v->Get(i) < 0 ? std::string("?") : std::to_string(v->Get(i)));
+  return r + "]";
+}
+
+void printInfo(const Model &m) {
+  const mu::mub::Model &fb = m.fb();
+  std::printf("artifact: %s (%zu bytes)\n", m.path().c_str(), m.fileSize());
+  std::printf("format version %u, compiler %s, target %s\n", fb.format_version(),
+              fb.compiler_version() ? fb.compiler_version()->c_str() : "?",
+              fb.target() ? fb.target()->c_str() : "?");
+  std::printf("architecture: %s\nsource sha256: %s\nmax_seq %d, max_ctx %d\n",
+              fb.architecture() ? fb.architecture()->c_str() : "?",
+              fb.source_sha256() ? fb.source_sha256()->c_str() : "?", fb.max_seq(), fb.max_ctx());
+  if (fb.config()) {
+    std::printf("config:");
+    for (const auto *kv : *fb.config())
+      std::printf(" %s=%s", kv->key()->c_str(), kv->value()->c_str());
+    std::printf("\n");
+  }
+  uint64_t weights = 0;
+  if (fb.segments())
+    for (const auto *s : *fb.segments())
+      weights += s->size();
+  std::printf("constant segments: %u (%llu bytes)\n", fb.segments() ? fb.segments()->size() : 0,
+              (unsigned long long)weights);
+  if (fb.states())
+    for (const auto *s : *fb.states())
+      std::printf("state %s: %s %s, %llu bytes\n", s->name()->c_str(),
+                  mu::mub::EnumNameDType(s->dtype()), shapeStr(s->max_shape()).c_str(),
+                  (unsigned long long)s->size());
+  for (const auto *p : *fb.programs()) {
+    std::printf("program %s: %u instructions, %u tensors, arena %llu bytes\n", p->name()->c_str(),
+                p->instrs()->size(), p->tensors()->size(), (unsigned long long)p->arena_size());
+    auto io = [&](const char *what, const flatbuffers::Vector<int32_t> *v) {
+      for (uint32_t i = 0; v && i < v->size(); ++i) {
+        const auto *t = p->tensors()->Get(v->Get(i));
+        std::printf("  %s %s: %s %s (max %s)\n", what, t->name()->c_str(),
+                    mu::mub::EnumNameDType(t->dtype()), shapeStr(t->shape()).c_str(),
+                    shapeStr(t->max_shape()).c_str());
+      }
+    };
+    io("input", p->inputs());
+    io("output", p->outputs());
+    std::map<std::string, int> ops;
+    for (const auto *in : *p->instrs())
+      ops[mu::mub::EnumNameOpCode(in->op())]++;
+    std::printf("  ops:");
+    for (auto &[k, v] : ops)
+      std::printf(" %s=%d", k.c_str(), v);
+    std::printf("\n");
+  }
+  if (const auto *t = fb.tokenizer())
+    std::printf("tokenizer: %s, %u tokens, %u merges, bos %d\n",
+                mu::mub::EnumNameTokenizerKind(t->kind()), t->vocab() ? t->vocab()->size() : 0,
+                t->merges() ? t->merges()->size() : 0, t->bos_id());
+}
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "mu-run: error: %s\n", msg.c_str());
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
+               "inspect the artifact"};
+  std::string path, prompt, pplFile, dumpDir;
+  int maxNew = 64, ctx = 0;
+  bool greedy = false, json = false, info = false, showIds = false;
+  SamplingOptions so;
+  app.add_option("model", path, "compiled artifact (.mub)")->required();
+  app.add_option("-p,--prompt", prompt, "prompt text");
+  app.add_option("-n,--max-new-tokens", maxNew, "tokens to generate (default 64)");
+  app.add_flag("--greedy", greedy, "argmax decoding (same as --temperature 0)");
+  app.add_option("--temperature", so.temperature, "sampling temperature (default 1.0)");
+  app.add_option("--top-k", so.topK, "sample among the k most likely tokens (0 = all)");
+  app.add_option("--top-p", so.topP, "nucleus sampling mass (default 1.0 = off)");
+  app.add_option("--seed", so.seed, "random seed (default 0)");
+  app.add_flag("--json", json, "print one JSON object: tokens, text, ttft_ms, tokens_per_s, ...");
+  app.add_flag("--ids", showIds, "also print the token ids");
+  app.add_option("--perplexity", pplFile, "report the perplexity of a text file");
+  app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
+  app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
+  app.add_flag("--info", info, "describe the artifact and exit");
+  app.set_version_flag("--version", std::string("mu-run ") + MU_VERSION_STRING + " (" + MU_GIT_REVISION + ")");
+  app.footer("Examples:\n  mu-run model.mub --prompt \"Once upon a time\" -n 32 --greedy\n"
+             "  mu-run model.mub --prompt \"Hi\" --temperature 0.8 --top-p 0.95 --seed 7 --json\n"
+             "  mu-run model.mub --perplexity text.txt --ctx 256\n  mu-run --info model.mub");
+  CLI11_PARSE(app, argc, argv);
+  so.greedy = greedy;
+
+  Status st;
+  std::unique_ptr<Model> model = Model::load(path, st);
+  if (!model)
+    return fail(st.message);
+  if (info) {
+    printInfo(*model);
+    return 0;
+  }
+  Session session(*model);
+  if (!dumpDir.empty()) {
+    ::mkdir(dumpDir.c_str(), 0755);
+    session.setDumpDir(dumpDir);
+  }
+  Tokenizer tok;
+  st = tok.init(model->fb().tokenizer());
+  if (!st.ok)
+    return fail(path + ": " + st.message + " (compile with tokenizer.json beside the checkpoint)");
+  Generator gen(*model, session);
+
+  if (!pplFile.empty()) {
+    std::ifstream f(pplFile, std::ios::binary);
+    if (!f)
+      return fail(pplFile + ": cannot read");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::vector<int> all = tok.encode(ss.str(), false);
+    int window = ctx > 0 ? ctx : model->fb().max_seq();
+    if (window < 2)
+      return fail("--ctx must be at least 2");
+    if (int(all.size()) < window - 1)
+      return fail(pplFile + ": " + std::to_string(all.size()) + " tokens, fewer than one window of " +
+                  std::to_string(window));
+    double nll = 0;
+    int64_t count = 0, windows = 0;
+    std::vector<float> lg;
+    int64_t vocab;
+    // Non-overlapping windows, BOS first, each predicting window-1 tokens.
+    for (size_t start = 0; start + (window - 1) <= all.size(); start += window - 1) {
+      std::vector<int> ids;
+      if (tok.bosId() >= 0)
+        ids.push_back(tok.bosId());
+      ids.insert(ids.end(), all.begin() + start, all.begin() + start + (window - 1));
+      st = gen.logits(ids, lg, vocab);
+      if (!st.ok)
+        return fail(st.message);
+      for (size_t i = 0; i + 1 < ids.size(); ++i) {
+        const float *row = lg.data() + i * vocab;
+        double mx = *std::max_element(row, row + vocab), sum = 0;
+        for (int64_t v = 0; v < vocab; ++v)
+          sum += std::exp(double(row[v]) - mx);
+        nll += (mx + std::log(sum)) - row[ids[i + 1]];
+        ++count;
+      }
+      ++windows;
+    }
+    double ppl = std::exp(nll / double(count));
+    if (json)
+      std::printf("{\"perplexity\": %.6f, \"tokens\": %lld, \"windows\": %lld, \"ctx\": %d}\n", ppl,
+                  (long long)count, (long long)windows, window);
+    else
+      std::printf("perplexity %.4f over %lld tokens (%lld windows of %d)\n", ppl, (long long)count,
+                  (long long)windows, window);
+    return 0;
+  }
+
+  std::vector<int> ids = tok.encode(prompt, true);
+  if (ids.empty())
+    return fail("the prompt is empty and the tokenizer adds no BOS");
+  size_t promptLen = ids.size();
+  std::vector<int> stop = tok.eosIds();
+  if (tok.bosId() >= 0)
+    stop.push_back(tok.bosId()); // a new document starts: the reply ended
+  std::string pending;
+  auto stream = [&](int id) {
+    if (json)
+      return;
+    std::string b = tok.tokenBytes(id);
+    pending += b;
+    // Emit only complete UTF-8 sequences.
+    size_t cut = pending.size();
+    for (size_t back = 1; back <= 3 && back <= pending.size(); ++back) {
+      unsigned char c = pending[pending.size() - back];
+      if ((c & 0xc0) == 0x80)
+        continue;
+      size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+      if (need > back)
+        cut = pending.size() - back;
+      break;
+    }
+    std::fwrite(pending.data(), 1, cut, stdout);
+    std::fflush(stdout);
+    pending.erase(0, cut);
+  };
+  if (!json) {
+    std::string p = tok.decode(ids, true);
+    std::fwrite(p.data(), 1, p.size(), stdout);
+    std::fflush(stdout);
+  }
+  GenerateStats stats;
+  st = gen.generate(ids, maxNew, so, stop, stream, stats);
+  if (!st.ok)
+    return fail(st.message);
+  std::vector<int> cont(ids.begin() + promptLen, ids.end());
+  std::string text = tok.decode(cont, false);
+  if (json) {
+    std::printf("{\"prompt_tokens\": [");
+    for (size_t i = 0; i < promptLen; ++i)
+      std::printf("%s%d", i ? ", " : "", ids[i]);
+    std::printf("], \"tokens\": [");
+    for (size_t i = 0; i < cont.size(); ++i)
+      std::printf("%s%d", i ? ", " : "", cont[i]);
+    std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f, "
+                "\"generated\": %d, \"peak_bytes\": %zu}\n",
+                jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS, stats.generatedTokens,
+                stats.peakBytes);
+    return 0;
+  }
+  std::fwrite(pending.data(), 1, pending.size(), stdout);
+  std::printf("\n");
+  if (showIds) {
+    for (size_t i = 0; i < cont.size(); ++i)
+      std::printf("%s%d", i ? " " : "", cont[i]);
+    std::printf("\n");
+  }
+  std::fprintf(stderr, "[%d prompt tokens, %d generated, ttft %.1f ms, %.1f tokens/s, peak %.1f MB]\n",
+               stats.promptTokens, stats.generatedTokens, stats.ttftMs, stats.tokensPerS,
+               stats.peakBytes / 1048576.0);
+  return 0;
+}
