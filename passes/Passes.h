@@ -3,6 +3,7 @@
 #define MU_PASSES_PASSES_H
 
 #include "dialects/Mu/MuOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 

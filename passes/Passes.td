@@ -86,4 +86,21 @@ def DedupeTiedEmbedding : Pass<"mu-dedupe-tied-embedding", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect"];
 }
 
+def KvCache : Pass<"mu-kv-cache", "mlir::ModuleOp"> {
+  let summary = "add KV-cache entry points (prefill/decode) to a decoder";
+  let description = [{
+    For `@main` (decoder-only) or `@decode` (encoder-decoder): clones the
+    function, adds a `position` argument (tokens already in the cache) and,
+    per causal self-attention, a key and a value cache argument/result pair
+    tagged `mu.state = "<name>"`. Positions for RoPE become
+    `range(position, position + seq)`; each causal attention reads
+    `past(cache)` and returns the extended cache. Non-causal attention
+    (encoder, cross-attention) is untouched. Decoder-only models get
+    `@prefill` and `@decode` (`mu.max_seq = 1`) and keep `@main` for
+    full-sequence evaluation; encoder-decoders keep the uncached decoder as
+    `@decode_full`.
+  }];
+  let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
+}
+
 #endif // MU_PASSES_TD

@@ -118,6 +118,7 @@ struct TensorRec {
   mub::Storage storage = mub::Storage::Arena;
   uint64_t offset = 0, size = 0;
   uint32_t segment = 0;
+  int32_t state = -1;
 };
 
 struct InstrRec {
@@ -152,13 +153,65 @@ private:
   }
   int32_t tensorFor(Value v, ProgramRec &p, mub::Storage storage);
   bool lowerOp(Operation *op, ProgramRec &p);
+  bool isBypassed(CastOp c);
 
   const MubOptions &opts;
   std::string &error;
   DenseMap<Value, int32_t> ids;
   DenseMap<Attribute, uint32_t> segmentOf; // shared across programs
   unsigned counter = 0;
+  int64_t bound = 0; // planning bound for dynamic dims of this program
+
+public:
+  struct StateRec {
+    std::string name;
+    mub::DType dtype;
+    std::vector<int64_t> maxShape;
+    uint64_t size = 0;
+  };
+  std::vector<StateRec> states;
+  int32_t stateIndex(StringRef name, const TensorRec &t);
 };
+
+int32_t Lowering::stateIndex(StringRef name, const TensorRec &t) {
+  for (size_t i = 0; i < states.size(); ++i)
+    if (states[i].name == name)
+      return int32_t(i);
+  StateRec s;
+  s.name = name.str();
+  s.dtype = t.dtype;
+  s.maxShape = t.maxShape;
+  uint64_t n = 1;
+  for (int64_t d : s.maxShape)
+    n *= uint64_t(d);
+  s.size = n * elemBytes(t.dtype);
+  states.push_back(s);
+  return int32_t(states.size() - 1);
+}
+
+/// Weight operands the kernels read in any float format (widening rows on
+/// load): Linear weight/bias, norm weight/bias, Gather table.
+static bool readsStoredWeight(OpOperand &use) {
+  Operation *user = use.getOwner();
+  unsigned i = use.getOperandNumber();
+  if (isa<LinearOp>(user))
+    return i >= 1;
+  if (isa<RmsNormOp, LayerNormOp>(user))
+    return i >= 1;
+  if (isa<GatherOp>(user))
+    return i == 0;
+  return false;
+}
+
+/// A float widening cast of a constant whose every use reads stored weights:
+/// it needs no instruction and no arena buffer.
+bool Lowering::isBypassed(CastOp c) {
+  auto cst = c.getInput().getDefiningOp<ConstantOp>();
+  if (!cst || !isa<FloatType>(getElementTypeOrSelf(c.getInput().getType())) ||
+      !getElementTypeOrSelf(c.getType()).isF32())
+    return false;
+  return llvm::all_of(c->getUses(), readsStoredWeight);
+}
 
 int32_t Lowering::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
   auto it = ids.find(v);
@@ -171,7 +224,9 @@ int32_t Lowering::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
   uint64_t n = 1;
   for (int64_t d : type.getShape()) {
     t.shape.push_back(d == ShapedType::kDynamic ? -1 : d);
-    t.maxShape.push_back(d == ShapedType::kDynamic ? opts.maxSeq : d);
+    t.maxShape.push_back(d == ShapedType::kDynamic
+                             ? (storage == mub::Storage::State ? opts.maxCtx : bound)
+                             : d);
     n *= uint64_t(t.maxShape.back());
   }
   t.storage = storage;
@@ -205,11 +260,21 @@ bool Lowering::lowerOp(Operation *op, ProgramRec &p) {
     p.tensors[id].offset = 0;
     return true;
   }
+  if (auto c = dyn_cast<CastOp>(op); c && isBypassed(c))
+    return true; // its users read the stored (e.g. FP16) weight directly
   InstrRec in;
-  auto opt = [&](Value v) { return v ? tensorFor(v, p, mub::Storage::Arena) : -1; };
-  for (Value v : op->getOperands())
-    if (!ids.count(v))
+  auto opt = [&](Value v) -> int32_t {
+    if (!v)
+      return -1;
+    if (auto c = v.getDefiningOp<CastOp>(); c && isBypassed(c))
+      v = c.getInput();
+    return tensorFor(v, p, mub::Storage::Arena);
+  };
+  for (Value v : op->getOperands()) {
+    auto c = v.getDefiningOp<CastOp>();
+    if (!ids.count(v) && !(c && isBypassed(c)))
       return fail(op, "operand defined outside the function body");
+  }
   bool handled = true;
   llvm::TypeSwitch<Operation *>(op)
       .Case([&](AddOp) { in.op = mub::OpCode::Add; })
@@ -327,25 +392,45 @@ bool Lowering::lowerOp(Operation *op, ProgramRec &p) {
 bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
   ids.clear();
   p.name = f.getSymName().str();
+  bound = opts.maxSeq;
+  if (auto ms = f->getAttrOfType<IntegerAttr>("mu.max_seq"))
+    bound = std::min<int64_t>(bound, ms.getInt());
   for (BlockArgument a : f.getArguments()) {
     if (!isa<RankedTensorType>(a.getType()) ||
         !dtypeOf(cast<RankedTensorType>(a.getType()).getElementType())) {
       error = "function @" + p.name + ": unsupported argument type";
       return false;
     }
+    if (auto st = f.getArgAttrOfType<StringAttr>(a.getArgNumber(), "mu.state")) {
+      int32_t id = tensorFor(a, p, mub::Storage::State);
+      p.tensors[id].state = stateIndex(st.getValue(), p.tensors[id]);
+      p.tensors[id].name = st.str();
+      continue;
+    }
     p.inputs.push_back(tensorFor(a, p, mub::Storage::Input));
     p.tensors.back().size = 0;
   }
   for (Operation &op : f.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (Value v : ret.getOperands()) {
+      for (auto [ri, v] : llvm::enumerate(ret.getOperands())) {
         int32_t id = ids.lookup(v);
+        if (auto st = f.getResultAttrOfType<StringAttr>(ri, "mu.state")) {
+          // The updated cache goes back to its state buffer, in place.
+          TensorRec &t = p.tensors[id];
+          t.storage = mub::Storage::State;
+          for (size_t d = 0; d < t.shape.size(); ++d)
+            if (t.shape[d] < 0)
+              t.maxShape[d] = opts.maxCtx;
+          t.state = stateIndex(st.getValue(), t);
+          t.name = st.str() + ".updated";
+          continue;
+        }
         if (p.tensors[id].storage != mub::Storage::Arena) {
           error = "function @" + p.name + " returns an input or constant directly";
           return false;
         }
         p.tensors[id].storage = mub::Storage::Output;
-        if (auto n = f.getResultAttrOfType<StringAttr>(p.outputs.size(), "mu.name"))
+        if (auto n = f.getResultAttrOfType<StringAttr>(ri, "mu.name"))
           p.tensors[id].name = n.str();
         p.outputs.push_back(id);
       }
@@ -420,7 +505,7 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
                                      t.storage == mub::Storage::Constant
                                          ? lowering.segments[t.segment].size()
                                          : t.size,
-                                     t.segment, -1, 0));
+                                     t.segment, t.state, 0));
     std::vector<flatbuffers::Offset<mub::Instr>> is;
     for (const InstrRec &in : p.instrs)
       is.push_back(mub::CreateInstr(fb, in.op, fb.CreateVector(in.ins), fb.CreateVector(in.outs),
@@ -430,6 +515,10 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
                                        fb.CreateVector(p.outputs), fb.CreateVector(ts),
                                        fb.CreateVector(is), p.arena));
   }
+  std::vector<flatbuffers::Offset<mub::StateBuffer>> states;
+  for (const auto &st : lowering.states)
+    states.push_back(mub::CreateStateBuffer(fb, fb.CreateString(st.name), st.dtype,
+                                            fb.CreateVector(st.maxShape), st.size));
   std::vector<flatbuffers::Offset<mub::Segment>> segs;
   for (size_t i = 0; i < segOffsets.size(); ++i)
     segs.push_back(mub::CreateSegment(fb, segOffsets[i], lowering.segments[i].size()));
@@ -458,7 +547,7 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
   auto model = mub::CreateModel(
       fb, kMubFormatVersion, fb.CreateString(version), fb.CreateString(opts.sourceSha256),
       fb.CreateString(opts.target), fb.CreateString(opts.architecture), fb.CreateVector(kvs),
-      fb.CreateVector(progs), 0, fb.CreateVector(segs), tok, int32_t(opts.maxSeq),
+      fb.CreateVector(progs), fb.CreateVector(states), fb.CreateVector(segs), tok, int32_t(opts.maxSeq),
       int32_t(opts.maxCtx));
   mub::FinishModelBuffer(fb, model);
 

@@ -1,6 +1,8 @@
 //===- Generate.cpp - sampling and the generation loop ---------------------===//
 #include "mu/runtime/Generate.h"
 
+#include "mub_generated.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -62,20 +64,63 @@ Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, i
   return Status::success();
 }
 
+Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
+                       std::vector<float> &last, int64_t &vocab) {
+  if (!cached) {
+    std::vector<float> all;
+    Status s = logits(ids, all, vocab);
+    if (!s.ok)
+      return s;
+    last.assign(all.end() - vocab, all.end());
+    return Status::success();
+  }
+  // Feed ids[from..] through prefill (chunks of max_seq) or decode (1 token).
+  int64_t chunkMax = std::max<int32_t>(1, model_.fb().max_seq());
+  for (size_t at = from; at < ids.size();) {
+    size_t n = std::min<size_t>(ids.size() - at, size_t(chunkMax));
+    const char *prog = n == 1 && model_.program("decode") ? "decode" : "prefill";
+    if (at + n > size_t(model_.fb().max_ctx()))
+      return Status::error("context is full: " + std::to_string(at + n) + " tokens exceed the " +
+                           std::to_string(model_.fb().max_ctx()) +
+                           "-token KV cache (recompile with a larger --max-ctx)");
+    HostTensor in = HostTensor::make(DType::I64, {1, int64_t(n)});
+    for (size_t i = 0; i < n; ++i)
+      in.as<int64_t>()[i] = ids[at + i];
+    HostTensor pos = HostTensor::make(DType::I64, {});
+    *pos.as<int64_t>() = int64_t(at);
+    std::vector<HostTensor> outs;
+    Status s = session_.run(prog, {in.ref(), pos.ref()}, outs);
+    if (!s.ok)
+      return s;
+    if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)
+      return Status::error(std::string("program '") + prog + "' must return float logits [1, seq, vocab]");
+    vocab = outs[0].shape[2];
+    const float *l = outs[0].as<float>() + (int64_t(n) - 1) * vocab;
+    last.assign(l, l + vocab);
+    at += n;
+  }
+  return Status::success();
+}
+
 Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOptions &opts,
                            const std::vector<int> &stopIds,
                            const std::function<void(int)> &onToken, GenerateStats &stats) {
   using Clock = std::chrono::steady_clock;
   Sampler sampler(opts);
   stats.promptTokens = int(ids.size());
+  bool cached = useCache_ && model_.program("prefill") != nullptr;
+  if (cached)
+    session_.resetState();
   auto t0 = Clock::now(), tFirst = t0;
   std::vector<float> lg;
   int64_t vocab = 0;
+  size_t fed = 0;
   for (int step = 0; step < maxNew; ++step) {
-    Status s = logits(ids, lg, vocab);
+    Status s = this->step(ids, fed, cached, lg, vocab);
     if (!s.ok)
       return s;
-    int next = sampler.sample(lg.data() + (int64_t(ids.size()) - 1) * vocab, int(vocab));
+    fed = ids.size();
+    int next = sampler.sample(lg.data(), int(vocab));
     if (step == 0)
       tFirst = Clock::now();
     bool stop = std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end();

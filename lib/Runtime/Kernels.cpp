@@ -557,6 +557,17 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
           }
     }
   }
+  // With a cache, read keys/values from the present buffers (which may have
+  // overwritten an aliased past buffer's layout).
+  const TensorRef *kAll = outs.size() == 3 ? outs[1] : nullptr;
+  const TensorRef *vAll = outs.size() == 3 ? outs[2] : nullptr;
+  auto kvRow = [&](bool isKey, int64_t b, int64_t h, int64_t t, int64_t dim,
+                   std::vector<float> &buf) -> const float * {
+    const TensorRef *all = isKey ? kAll : vAll;
+    if (all)
+      return floatRow(*all, ((b * Hkv + h) * T + t) * dim, dim, buf);
+    return row(isKey ? pk : pv, isKey ? kNew : vNew, b, h, t, dim, buf);
+  };
   float *scores = scratch.floats(size_t(T));
   std::vector<float> qb, kb, vb;
   std::vector<double> acc(Dv);
@@ -576,7 +587,7 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
           if (causal && t > i + (T - S)) {
             s = -std::numeric_limits<float>::infinity();
           } else {
-            const float *kr = row(pk, kNew, b, hk, t, D, kb);
+            const float *kr = kvRow(true, b, hk, t, D, kb);
             double dot = 0;
             for (int64_t d = 0; d < D; ++d)
               dot += double(qr[d]) * kr[d];
@@ -602,7 +613,7 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
         for (int64_t t = 0; t < T; ++t) {
           if (scores[t] == 0)
             continue;
-          const float *vr = row(pv, vNew, b, hk, t, Dv, vb);
+          const float *vr = kvRow(false, b, hk, t, Dv, vb);
           double p = scores[t] / sum;
           for (int64_t d = 0; d < Dv; ++d)
             acc[d] += p * vr[d];

@@ -21,6 +21,8 @@ namespace rt {
 struct Session::Impl {
   std::map<std::string, std::vector<uint8_t>> arenas;
   std::vector<std::vector<uint8_t>> states;
+  /// Current shape of each state (e.g. the KV cache length so far).
+  std::vector<std::vector<int64_t>> stateShapes;
   Scratch scratch;
 };
 
@@ -30,6 +32,7 @@ Session::Session(const Model &model) : model_(model), impl_(new Impl()) {
       impl_->states.emplace_back(size_t(s->size()), 0);
   for (auto &s : impl_->states)
     peakBytes_ += s.size();
+  resetState();
 }
 
 Session::~Session() = default;
@@ -37,6 +40,27 @@ Session::~Session() = default;
 void Session::resetState() {
   for (auto &s : impl_->states)
     std::fill(s.begin(), s.end(), 0);
+  impl_->stateShapes.clear();
+  if (const auto *states = model_.fb().states())
+    for (const mub::StateBuffer *s : *states) {
+      // Empty along the dims that grow (the sequence): recorded by the
+      // programs' state tensors as -1; start every state at length 0 there.
+      std::vector<int64_t> shape(s->max_shape()->begin(), s->max_shape()->end());
+      impl_->stateShapes.push_back(shape);
+    }
+  for (const mub::Program *p : *model_.fb().programs())
+    for (const mub::Tensor *t : *p->tensors())
+      if (t->storage() == mub::Storage::State)
+        for (uint32_t d = 0; d < t->shape()->size(); ++d)
+          if (t->shape()->Get(d) < 0)
+            impl_->stateShapes[t->state()][d] = 0;
+}
+
+size_t Session::stateLength(int state, int dim) const {
+  if (state < 0 || size_t(state) >= impl_->stateShapes.size() ||
+      dim >= int(impl_->stateShapes[state].size()))
+    return 0;
+  return size_t(impl_->stateShapes[state][dim]);
 }
 
 namespace {
@@ -84,6 +108,8 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       break;
     case mub::Storage::State:
       t[i].data = impl_->states[d->state()].data();
+      t[i].shape = impl_->stateShapes[d->state()];
+      ready[i] = true;
       break;
     case mub::Storage::Input:
       break;
@@ -184,6 +210,11 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
   }
   if (index)
     std::fclose(index);
+  // Written states keep their new shapes for the next call.
+  for (uint32_t k = 0; k < p->instrs()->size(); ++k)
+    for (int32_t id : *p->instrs()->Get(k)->outputs())
+      if (p->tensors()->Get(id)->storage() == mub::Storage::State)
+        impl_->stateShapes[p->tensors()->Get(id)->state()] = t[id].shape;
   outputs.clear();
   for (int32_t id : *p->outputs()) {
     HostTensor h = HostTensor::make(t[id].dtype, t[id].shape);

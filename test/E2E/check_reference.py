@@ -2,7 +2,7 @@
 """Compile a ../shared stories checkpoint and compare mu-run's greedy output
 with reference.json (token ids and text) for every prompt.
 
-usage: check_reference.py MU_COMPILE MU_RUN MODEL_DIR FORMAT OUT_DIR [extra mu-compile args]
+usage: check_reference.py MU_COMPILE MU_RUN MODEL_DIR FORMAT OUT_DIR [--run-args ARGS...]
 """
 import json
 import os
@@ -10,16 +10,16 @@ import subprocess
 import sys
 
 compile_, run, model_dir, fmt, out = sys.argv[1:6]
-extra = sys.argv[6:]
+run_args = sys.argv[7:] if len(sys.argv) > 6 and sys.argv[6] == "--run-args" else []
 ref = json.load(open(os.path.join(model_dir, "reference.json")))
 os.makedirs(out, exist_ok=True)
 mub = os.path.join(out, f"{os.path.basename(model_dir)}-{fmt}.mub")
 src = os.path.join(model_dir, "model." + fmt)
-subprocess.run([compile_, src, "-o", mub] + extra, check=True)
+subprocess.run([compile_, src, "-o", mub], check=True)
 failures = 0
 for p in ref["prompts"]:
     n = len(p["continuation_ids"])
-    r = subprocess.run([run, mub, "--prompt", p["prompt"], "-n", str(n), "--greedy", "--json"],
+    r = subprocess.run([run, mub, "--prompt", p["prompt"], "-n", str(n), "--greedy", "--json"] + run_args,
                        check=True, capture_output=True, text=True)
     got = json.loads(r.stdout)
     ok = (got["prompt_tokens"] == p["prompt_ids"] and got["tokens"] == p["continuation_ids"]

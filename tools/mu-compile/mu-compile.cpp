@@ -63,6 +63,12 @@ static cl::opt<int> maxSeq("max-seq",
 static cl::opt<std::string> tokenizerPath("tokenizer",
     cl::desc("tokenizer.json to embed (default: next to the input, if present)"),
     cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> noKvCache("no-kv-cache",
+    cl::desc("Do not add cached prefill/decode programs to the artifact"),
+    cl::cat(category));
+static cl::opt<int> maxCtx("max-ctx",
+    cl::desc("KV-cache capacity in tokens (default: --max-seq)"), cl::init(0),
+    cl::cat(category));
 static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
                                        cl::init("cpu"), cl::cat(category));
 
@@ -219,9 +225,22 @@ int main(int argc, char **argv) {
 
   std::vector<uint8_t> mub;
   if (kind == Emit::Mub) {
+    if (!noKvCache) {
+      std::string diag;
+      ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+        llvm::raw_string_ostream(diag) << d.str() << "\n";
+        return success();
+      });
+      PassManager pm(&ctx);
+      pm.addPass(mu::createKvCache());
+      if (failed(pm.run(*module))) {
+        llvm::errs() << "mu-compile: error: " << inputPath << ": " << diag;
+        return 1;
+      }
+    }
     mu::MubOptions opts;
     opts.maxSeq = maxSeq;
-    opts.maxCtx = maxSeq;
+    opts.maxCtx = maxCtx > 0 ? int(maxCtx) : int(maxSeq);
     opts.target = targetName;
     opts.sourceSha256 = fileSha256(inputPath);
     readConfigMetadata(inputPath, opts.config, opts.architecture);

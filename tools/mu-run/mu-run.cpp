@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
                "inspect the artifact"};
   std::string path, prompt, pplFile, dumpDir;
   int maxNew = 64, ctx = 0;
-  bool greedy = false, json = false, info = false, showIds = false;
+  bool greedy = false, json = false, info = false, showIds = false, noCache = false;
   SamplingOptions so;
   app.add_option("model", path, "compiled artifact (.mub)")->required();
   app.add_option("-p,--prompt", prompt, "prompt text");
@@ -136,6 +136,7 @@ int main(int argc, char **argv) {
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
+  app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
   app.set_version_flag("--version", std::string("mu-run ") + MU_VERSION_STRING + " (" + MU_GIT_REVISION + ")");
   app.footer("Examples:\n  mu-run model.mub --prompt \"Once upon a time\" -n 32 --greedy\n"
              "  mu-run model.mub --prompt \"Hi\" --temperature 0.8 --top-p 0.95 --seed 7 --json\n"
@@ -161,6 +162,7 @@ int main(int argc, char **argv) {
   if (!st.ok)
     return fail(path + ": " + st.message + " (compile with tokenizer.json beside the checkpoint)");
   Generator gen(*model, session);
+  gen.setUseCache(!noCache);
 
   if (!pplFile.empty()) {
     std::ifstream f(pplFile, std::ios::binary);

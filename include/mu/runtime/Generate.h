@@ -39,8 +39,8 @@ struct GenerateStats {
   size_t peakBytes = 0;   ///< runtime memory (arenas, state, scratch) + weights mapped
 };
 
-/// Runs a decoder-only artifact: `main(input_ids) -> logits` over the whole
-/// sequence so far.
+/// Runs a decoder-only artifact: cached `prefill`/`decode` programs when
+/// present, else `main(input_ids) -> logits` over the whole sequence.
 class Generator {
 public:
   Generator(const Model &model, Session &session) : model_(model), session_(session) {}
@@ -54,7 +54,15 @@ public:
   /// Logits for every position of `ids` ([ids.size() x vocab]).
   Status logits(const std::vector<int> &ids, std::vector<float> &out, int64_t &vocab);
 
+  /// Use the KV-cache programs (prefill/decode) when the artifact has them
+  /// (default); otherwise every step recomputes the whole sequence.
+  void setUseCache(bool on) { useCache_ = on; }
+
 private:
+  /// Next-token logits after `ids`, feeding only ids[from..] when cached.
+  Status step(const std::vector<int> &ids, size_t from, bool cached, std::vector<float> &last,
+              int64_t &vocab);
+  bool useCache_ = true;
   const Model &model_;
   Session &session_;
 };

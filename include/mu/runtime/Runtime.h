@@ -102,6 +102,9 @@ public:
   /// Zeroes persistent state (start a new sequence).
   void resetState();
 
+  /// Current extent of `dim` of state buffer `state` (e.g. tokens cached).
+  size_t stateLength(int state, int dim) const;
+
   /// When set, every intermediate tensor is written to this directory as
   /// `<program>.<index>.<name>.bin` plus an index.txt line (shape, dtype).
   void setDumpDir(std::string dir) { dumpDir_ = std::move(dir); }

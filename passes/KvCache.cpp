@@ -1,0 +1,135 @@
+//===- KvCache.cpp - cached prefill/decode entry points -------------------===//
+#include "passes/PatternUtils.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+
+namespace mu {
+#define GEN_PASS_DEF_KVCACHE
+#include "passes/Passes.h.inc"
+} // namespace mu
+
+using namespace mu;
+
+namespace {
+
+/// Makes `f` cached: adds the position argument, rewrites position ranges,
+/// and threads a K/V cache through every causal attention.
+LogicalResult addCache(func::FuncOp f) {
+  OpBuilder b(f.getContext());
+  Block &body = f.getBody().front();
+  Value ids = body.getArgument(0);
+  auto i64s = RankedTensorType::get({}, b.getI64Type());
+  unsigned posIdx = f.getNumArguments();
+  if (failed(f.insertArgument(posIdx, i64s,
+                              b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr("position")),
+                                                   b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
+                              f.getLoc())))
+    return failure();
+  Value pos = body.getArgument(posIdx);
+
+  // Positions: range(0, dim(ids, 1), 1) -> range(pos, pos + dim, 1).
+  SmallVector<RangeOp> ranges;
+  f.walk([&](RangeOp r) {
+    auto dim = def<DimOp>(r.getLimit());
+    if (dim && dim.getInput() == ids && isSplat(r.getStart(), 0.0) && isSplat(r.getDelta(), 1.0))
+      ranges.push_back(r);
+  });
+  if (ranges.empty())
+    return f.emitError("mu-kv-cache: no position range over the input sequence found in @")
+           << f.getSymName();
+  for (RangeOp r : ranges) {
+    b.setInsertionPoint(r);
+    Value end = AddOp::create(b, r.getLoc(), pos, r.getLimit());
+    r.getStartMutable().assign(pos);
+    r.getLimitMutable().assign(end);
+  }
+
+  // Caches for causal attention.
+  SmallVector<AttentionOp> attns;
+  f.walk([&](AttentionOp a) {
+    if (a.getCausal() && !a.getPastKey())
+      attns.push_back(a);
+  });
+  if (attns.empty())
+    return f.emitError("mu-kv-cache: no causal attention in @") << f.getSymName();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  SmallVector<Value> results(ret.getOperands());
+  SmallVector<DictionaryAttr> resAttrs;
+  for (unsigned i = 0; i < f.getNumResults(); ++i)
+    resAttrs.push_back(f.getResultAttrDict(i) ? f.getResultAttrDict(i) : b.getDictionaryAttr({}));
+  for (auto [i, a] : llvm::enumerate(attns)) {
+    auto k = cast<RankedTensorType>(a.getKey().getType());
+    auto v = cast<RankedTensorType>(a.getValue().getType());
+    auto kc = RankedTensorType::get({k.getDimSize(0), k.getDimSize(1), ShapedType::kDynamic, k.getDimSize(3)},
+                                    k.getElementType());
+    auto vc = RankedTensorType::get({v.getDimSize(0), v.getDimSize(1), ShapedType::kDynamic, v.getDimSize(3)},
+                                    v.getElementType());
+    std::string kn = "k_cache_" + std::to_string(i), vn = "v_cache_" + std::to_string(i);
+    auto stateAttr = [&](StringRef n) {
+      return b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr(n)),
+                                  b.getNamedAttr("mu.state", b.getStringAttr(n))});
+    };
+    unsigned ai = f.getNumArguments();
+    if (failed(f.insertArgument(ai, kc, stateAttr(kn), a.getLoc())) ||
+        failed(f.insertArgument(ai + 1, vc, stateAttr(vn), a.getLoc())))
+      return failure();
+    b.setInsertionPoint(a);
+    auto cached = AttentionOp::create(
+        b, a.getLoc(), a.getResult().getType(), TypeRange{kc, vc}, a.getQuery(), a.getKey(),
+        a.getValue(), a.getMask(), body.getArgument(ai), body.getArgument(ai + 1),
+        a.getScaleAttr(), a.getCausalAttr());
+    a.getResult().replaceAllUsesWith(cached.getResult());
+    a.erase();
+    results.push_back(cached.getPresent()[0]);
+    results.push_back(cached.getPresent()[1]);
+    resAttrs.push_back(stateAttr(kn));
+    resAttrs.push_back(stateAttr(vn));
+  }
+  b.setInsertionPoint(ret);
+  func::ReturnOp::create(b, ret.getLoc(), results);
+  ret.erase();
+  SmallVector<Type> types;
+  for (Value r : results)
+    types.push_back(r.getType());
+  f.setFunctionType(b.getFunctionType(body.getArgumentTypes(), types));
+  f.setAllResultAttrs(resAttrs);
+  return success();
+}
+
+struct KvCachePass : mu::impl::KvCacheBase<KvCachePass> {
+  void runOnOperation() override {
+    ModuleOp m = getOperation();
+    OpBuilder b(m.getContext());
+    if (auto main = m.lookupSymbol<func::FuncOp>("main")) {
+      // Only single-input decoders: an exported encoder-decoder graph (two
+      // token inputs in one function) has no per-token decoder to cache.
+      if (m.lookupSymbol("prefill") || main.getNumArguments() != 1)
+        return;
+      auto prefill = cast<func::FuncOp>(main->clone());
+      prefill.setSymName("prefill");
+      m.push_back(prefill);
+      if (failed(addCache(prefill)))
+        return signalPassFailure();
+      auto decode = cast<func::FuncOp>(prefill->clone());
+      decode.setSymName("decode");
+      decode->setAttr("mu.max_seq", b.getI64IntegerAttr(1));
+      m.push_back(decode);
+      return;
+    }
+    auto dec = m.lookupSymbol<func::FuncOp>("decode");
+    if (!dec || m.lookupSymbol("decode_full") || !m.lookupSymbol("encode"))
+      return;
+    auto cached = cast<func::FuncOp>(dec->clone());
+    dec.setSymName("decode_full");
+    m.push_back(cached);
+    if (failed(addCache(cached)))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
