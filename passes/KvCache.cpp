@@ -58,7 +58,7 @@ LogicalResult addCache(func::FuncOp f) {
   if (attns.empty())
     return f.emitError("mu-kv-cache: no causal attention in @") << f.getSymName();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
-  SmallVector<Value> results(ret.getOperands());
+  SmallVector<Value> presents;
   SmallVector<DictionaryAttr> resAttrs;
   for (unsigned i = 0; i < f.getNumResults(); ++i)
     resAttrs.push_back(f.getResultAttrDict(i) ? f.getResultAttrDict(i) : b.getDictionaryAttr({}));
@@ -85,11 +85,14 @@ LogicalResult addCache(func::FuncOp f) {
         a.getScaleAttr(), a.getCausalAttr());
     a.getResult().replaceAllUsesWith(cached.getResult());
     a.erase();
-    results.push_back(cached.getPresent()[0]);
-    results.push_back(cached.getPresent()[1]);
+    presents.push_back(cached.getPresent()[0]);
+    presents.push_back(cached.getPresent()[1]);
     resAttrs.push_back(stateAttr(kn));
     resAttrs.push_back(stateAttr(vn));
   }
+  // Read the return operands only now: uses were rewritten above.
+  SmallVector<Value> results(ret.getOperands());
+  results.append(presents.begin(), presents.end());
   b.setInsertionPoint(ret);
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();
