@@ -5,6 +5,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
 
@@ -104,6 +106,99 @@ LogicalResult addCache(func::FuncOp f) {
   return success();
 }
 
+/// Moves the cross-attention K/V projections of the cached decoder into
+/// `encode`: they depend only on the encoder output, so `encode` computes them
+/// once into state buffers `cross_k_i`/`cross_v_i` that every decode call
+/// reads. The decoder's encoder_hidden argument is dropped when nothing else
+/// uses it.
+LogicalResult hoistCrossKv(func::FuncOp encode, func::FuncOp dec) {
+  OpBuilder b(dec.getContext());
+  if (dec.getNumArguments() < 2)
+    return success();
+  Value encArg = dec.getArgument(1);
+  Block &encBody = encode.getBody().front();
+  auto encRet = cast<func::ReturnOp>(encBody.getTerminator());
+  if (encRet.getNumOperands() != 1)
+    return encode.emitError("mu-kv-cache: @encode must return the encoder output");
+  Value encOut = encRet.getOperand(0);
+
+  SmallVector<AttentionOp> cross;
+  dec.walk([&](AttentionOp a) {
+    if (!a.getCausal() && !a.getPastKey())
+      cross.push_back(a);
+  });
+  SmallVector<Value> newResults{encOut};
+  SmallVector<DictionaryAttr> resAttrs{encode.getResultAttrDict(0) ? encode.getResultAttrDict(0)
+                                                                   : b.getDictionaryAttr({})};
+  Block &decBody = dec.getBody().front();
+  for (auto [i, a] : llvm::enumerate(cross)) {
+    for (int which = 0; which < 2; ++which) {
+      Value kv = which == 0 ? a.getKey() : a.getValue();
+      // Backward slice of kv inside the decoder: must reach only encArg and
+      // constants.
+      SetVector<Operation *> slice;
+      SmallVector<Value> work{kv};
+      bool ok = true;
+      while (!work.empty() && ok) {
+        Value v = work.pop_back_val();
+        if (v == encArg)
+          continue;
+        Operation *op = v.getDefiningOp();
+        if (!op) {
+          ok = false;
+          break;
+        }
+        if (slice.insert(op))
+          for (Value o : op->getOperands())
+            work.push_back(o);
+      }
+      if (!ok)
+        continue; // K/V not a function of the encoder output alone: keep it
+      IRMapping map;
+      map.map(encArg, encOut);
+      b.setInsertionPoint(encRet);
+      SmallVector<Operation *> ordered(slice.begin(), slice.end());
+      llvm::sort(ordered, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+      for (Operation *op : ordered)
+        b.clone(*op, map);
+      Value hoisted = map.lookup(kv);
+      std::string name = (which == 0 ? "cross_k_" : "cross_v_") + std::to_string(i);
+      auto attr = b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr(name)),
+                                       b.getNamedAttr("mu.state", b.getStringAttr(name))});
+      newResults.push_back(hoisted);
+      resAttrs.push_back(attr);
+      unsigned ai = dec.getNumArguments();
+      if (failed(dec.insertArgument(ai, kv.getType(), attr, a.getLoc())))
+        return failure();
+      kv.replaceUsesWithIf(decBody.getArgument(ai), [&](OpOperand &u) { return u.getOwner() == a; });
+    }
+  }
+  b.setInsertionPoint(encRet);
+  func::ReturnOp::create(b, encRet.getLoc(), newResults);
+  encRet.erase();
+  SmallVector<Type> types;
+  for (Value v : newResults)
+    types.push_back(v.getType());
+  encode.setFunctionType(b.getFunctionType(encBody.getArgumentTypes(), types));
+  encode.setAllResultAttrs(resAttrs);
+  // Dead projections in the decoder go away with canonicalization; the
+  // encoder_hidden argument goes now if unused.
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    dec.walk([&](Operation *op) {
+      if (op != dec.getOperation() && !isa<func::ReturnOp>(op) && isPure(op) && op->use_empty()) {
+        op->erase();
+        changed = true;
+      }
+    });
+  }
+  if (encArg.use_empty())
+    if (failed(dec.eraseArgument(1)))
+      return failure();
+  return success();
+}
+
 struct KvCachePass : mu::impl::KvCacheBase<KvCachePass> {
   void runOnOperation() override {
     ModuleOp m = getOperation();
@@ -130,7 +225,10 @@ struct KvCachePass : mu::impl::KvCacheBase<KvCachePass> {
     auto cached = cast<func::FuncOp>(dec->clone());
     dec.setSymName("decode_full");
     m.push_back(cached);
-    if (failed(addCache(cached)))
+    // @encode still returns the encoder output first (for @decode_full) and
+    // now also the cross-attention K/V state the cached @decode reads.
+    auto enc = m.lookupSymbol<func::FuncOp>("encode");
+    if (failed(addCache(cached)) || failed(hoistCrossKv(enc, cached)))
       return signalPassFailure();
   }
 };

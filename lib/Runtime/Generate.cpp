@@ -64,9 +64,32 @@ Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, i
   return Status::success();
 }
 
+bool Generator::isEncoderDecoder() const { return model_.program("encode") != nullptr; }
+
+Status Generator::runLogits(const char *program, std::vector<TensorRef> inputs, size_t n,
+                            std::vector<float> &last, int64_t &vocab) {
+  std::vector<HostTensor> outs;
+  Status s = session_.run(program, inputs, outs);
+  if (!s.ok)
+    return s;
+  if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)
+    return Status::error(std::string("program '") + program + "' must return float logits [1, seq, vocab]");
+  vocab = outs[0].shape[2];
+  const float *l = outs[0].as<float>() + (int64_t(n) - 1) * vocab;
+  last.assign(l, l + vocab);
+  return Status::success();
+}
+
 Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
                        std::vector<float> &last, int64_t &vocab) {
+  bool seq2seq = isEncoderDecoder();
   if (!cached) {
+    if (seq2seq) {
+      HostTensor in = HostTensor::make(DType::I64, {1, int64_t(ids.size())});
+      for (size_t i = 0; i < ids.size(); ++i)
+        in.as<int64_t>()[i] = ids[i];
+      return runLogits("decode_full", {in.ref(), encoded_.ref()}, ids.size(), last, vocab);
+    }
     std::vector<float> all;
     Status s = logits(ids, all, vocab);
     if (!s.ok)
@@ -78,7 +101,7 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
   int64_t chunkMax = std::max<int32_t>(1, model_.fb().max_seq());
   for (size_t at = from; at < ids.size();) {
     size_t n = std::min<size_t>(ids.size() - at, size_t(chunkMax));
-    const char *prog = n == 1 && model_.program("decode") ? "decode" : "prefill";
+    const char *prog = (n == 1 || seq2seq) ? "decode" : "prefill";
     if (at + n > size_t(model_.fb().max_ctx()))
       return Status::error("context is full: " + std::to_string(at + n) + " tokens exceed the " +
                            std::to_string(model_.fb().max_ctx()) +
@@ -88,15 +111,9 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
       in.as<int64_t>()[i] = ids[at + i];
     HostTensor pos = HostTensor::make(DType::I64, {});
     *pos.as<int64_t>() = int64_t(at);
-    std::vector<HostTensor> outs;
-    Status s = session_.run(prog, {in.ref(), pos.ref()}, outs);
+    Status s = runLogits(prog, {in.ref(), pos.ref()}, n, last, vocab);
     if (!s.ok)
       return s;
-    if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)
-      return Status::error(std::string("program '") + prog + "' must return float logits [1, seq, vocab]");
-    vocab = outs[0].shape[2];
-    const float *l = outs[0].as<float>() + (int64_t(n) - 1) * vocab;
-    last.assign(l, l + vocab);
     at += n;
   }
   return Status::success();
@@ -138,6 +155,103 @@ Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOpti
                          ? (stats.generatedTokens - 1) / (stats.decodeMs / 1000.0)
                          : 0;
   stats.peakBytes = session_.peakBytes() + model_.fileSize();
+  return Status::success();
+}
+
+} // namespace rt
+} // namespace mu
+
+namespace mu {
+namespace rt {
+
+Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderStart, int maxNew,
+                                  const SamplingOptions &opts, const std::vector<int> &stopIds,
+                                  const std::function<void(int)> &onToken, std::vector<int> &out,
+                                  GenerateStats &stats) {
+  using Clock = std::chrono::steady_clock;
+  if (!isEncoderDecoder())
+    return Status::error("not an encoder-decoder artifact (no 'encode' program)");
+  auto t0 = Clock::now();
+  session_.resetState();
+  HostTensor src = HostTensor::make(DType::I64, {1, int64_t(source.size())});
+  for (size_t i = 0; i < source.size(); ++i)
+    src.as<int64_t>()[i] = source[i];
+  std::vector<HostTensor> outs;
+  Status s = session_.run("encode", {src.ref()}, outs); // once: output + cross K/V state
+  if (!s.ok)
+    return s;
+  encoded_ = std::move(outs[0]);
+  bool cached = useCache_ && model_.program("decode_full") != nullptr;
+  Sampler sampler(opts);
+  std::vector<int> dec{decoderStart};
+  std::vector<float> lg;
+  int64_t vocab = 0;
+  size_t fed = 0;
+  auto tFirst = t0;
+  stats.promptTokens = int(source.size());
+  for (int i = 0; i < maxNew; ++i) {
+    s = step(dec, fed, cached, lg, vocab);
+    if (!s.ok)
+      return s;
+    fed = dec.size();
+    int next = sampler.sample(lg.data(), int(vocab));
+    if (i == 0)
+      tFirst = Clock::now();
+    if (std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end())
+      break;
+    dec.push_back(next);
+    out.push_back(next);
+    ++stats.generatedTokens;
+    if (onToken)
+      onToken(next);
+  }
+  auto t1 = Clock::now();
+  stats.ttftMs = std::chrono::duration<double, std::milli>(tFirst - t0).count();
+  stats.decodeMs = std::chrono::duration<double, std::milli>(t1 - tFirst).count();
+  stats.tokensPerS = stats.generatedTokens > 1 && stats.decodeMs > 0
+                         ? (stats.generatedTokens - 1) / (stats.decodeMs / 1000.0)
+                         : 0;
+  stats.peakBytes = session_.peakBytes() + model_.fileSize();
+  return Status::success();
+}
+
+Status Generator::verifyCache(const std::vector<int> &prompt, int decoderStart, int steps,
+                              double &maxAbsDiff, int &argmaxMismatches) {
+  maxAbsDiff = 0;
+  argmaxMismatches = 0;
+  bool seq2seq = isEncoderDecoder();
+  if (!model_.program(seq2seq ? "decode_full" : "prefill"))
+    return Status::error("artifact has no KV-cache programs to verify (compiled with --no-kv-cache?)");
+  std::vector<int> ids = seq2seq ? std::vector<int>{decoderStart} : prompt;
+  if (seq2seq) {
+    SamplingOptions greedy;
+    greedy.greedy = true;
+    std::vector<int> unused;
+    GenerateStats st;
+    Status s = generateSeq2Seq(prompt, decoderStart, 0, greedy, {}, nullptr, unused, st);
+    if (!s.ok)
+      return s;
+  } else {
+    session_.resetState();
+  }
+  std::vector<float> cachedL, fullL;
+  int64_t vocab = 0;
+  size_t fed = 0;
+  for (int i = 0; i < steps; ++i) {
+    Status s = step(ids, fed, true, cachedL, vocab);
+    if (!s.ok)
+      return s;
+    fed = ids.size();
+    s = step(ids, 0, false, fullL, vocab);
+    if (!s.ok)
+      return s;
+    for (int64_t v = 0; v < vocab; ++v)
+      maxAbsDiff = std::max(maxAbsDiff, double(std::fabs(cachedL[v] - fullL[v])));
+    int a = int(std::max_element(cachedL.begin(), cachedL.end()) - cachedL.begin());
+    int b = int(std::max_element(fullL.begin(), fullL.end()) - fullL.begin());
+    argmaxMismatches += a != b;
+    ids.push_back(b);
+  }
   return Status::success();
 }
 

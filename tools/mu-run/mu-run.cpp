@@ -118,12 +118,13 @@ int fail(const std::string &msg) {
 int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
-  std::string path, prompt, pplFile, dumpDir;
-  int maxNew = 64, ctx = 0;
+  std::string path, prompt, promptIds, pplFile, dumpDir;
+  int maxNew = 64, ctx = 0, verifySteps = 0;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false;
   SamplingOptions so;
   app.add_option("model", path, "compiled artifact (.mub)")->required();
   app.add_option("-p,--prompt", prompt, "prompt text");
+  app.add_option("--prompt-ids", promptIds, "prompt as token ids (\"1 403 407\"), no tokenizer needed");
   app.add_option("-n,--max-new-tokens", maxNew, "tokens to generate (default 64)");
   app.add_flag("--greedy", greedy, "argmax decoding (same as --temperature 0)");
   app.add_option("--temperature", so.temperature, "sampling temperature (default 1.0)");
@@ -137,6 +138,9 @@ int main(int argc, char **argv) {
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
+  app.add_option("--verify-cache", verifySteps,
+                 "greedy-decode N steps with the KV cache and compare every step's logits "
+                 "with a full recompute; exit 1 if they disagree");
   app.set_version_flag("--version", std::string("mu-run ") + MU_VERSION_STRING + " (" + MU_GIT_REVISION + ")");
   app.footer("Examples:\n  mu-run model.mub --prompt \"Once upon a time\" -n 32 --greedy\n"
              "  mu-run model.mub --prompt \"Hi\" --temperature 0.8 --top-p 0.95 --seed 7 --json\n"
@@ -159,10 +163,28 @@ int main(int argc, char **argv) {
   }
   Tokenizer tok;
   st = tok.init(model->fb().tokenizer());
-  if (!st.ok)
-    return fail(path + ": " + st.message + " (compile with tokenizer.json beside the checkpoint)");
+  if (!st.ok && promptIds.empty())
+    return fail(path + ": " + st.message +
+                " (compile with tokenizer.json beside the checkpoint, or pass --prompt-ids)");
   Generator gen(*model, session);
   gen.setUseCache(!noCache);
+  int decoderStart = 0;
+  {
+    std::string ds = model->config("decoder_start_token_id");
+    if (!ds.empty())
+      decoderStart = std::atoi(ds.c_str());
+    else if (tok.valid() && tok.bosId() >= 0)
+      decoderStart = tok.bosId();
+  }
+  std::vector<int> ids;
+  if (!promptIds.empty()) {
+    std::istringstream is(promptIds);
+    int v;
+    while (is >> v)
+      ids.push_back(v);
+    if (!is.eof())
+      return fail("--prompt-ids: expected integers separated by spaces");
+  }
 
   if (!pplFile.empty()) {
     std::ifstream f(pplFile, std::ios::binary);
@@ -210,16 +232,53 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  std::vector<int> ids = tok.encode(prompt, true);
+  if (promptIds.empty())
+    ids = tok.encode(prompt, true);
   if (ids.empty())
     return fail("the prompt is empty and the tokenizer adds no BOS");
+  if (verifySteps > 0) {
+    double diff;
+    int mismatches;
+    st = gen.verifyCache(ids, decoderStart, verifySteps, diff, mismatches);
+    if (!st.ok)
+      return fail(st.message);
+    bool ok = diff <= 1e-3 && mismatches == 0;
+    std::printf("verify-cache: %d steps, max |logit diff| %.3g, argmax mismatches %d: %s\n",
+                verifySteps, diff, mismatches, ok ? "OK" : "MISMATCH");
+    return ok ? 0 : 1;
+  }
   size_t promptLen = ids.size();
-  std::vector<int> stop = tok.eosIds();
-  if (tok.bosId() >= 0)
-    stop.push_back(tok.bosId()); // a new document starts: the reply ended
+  std::vector<int> stop;
+  if (tok.valid()) {
+    stop = tok.eosIds();
+    if (tok.bosId() >= 0)
+      stop.push_back(tok.bosId()); // a new document starts: the reply ended
+  }
+  if (gen.isEncoderDecoder()) {
+    std::vector<int> out;
+    GenerateStats stats;
+    st = gen.generateSeq2Seq(ids, decoderStart, maxNew, so, stop, nullptr, out, stats);
+    if (!st.ok)
+      return fail(st.message);
+    std::string text = tok.valid() ? tok.decode(out, true) : "";
+    if (json) {
+      std::printf("{\"tokens\": [");
+      for (size_t i = 0; i < out.size(); ++i)
+        std::printf("%s%d", i ? ", " : "", out[i]);
+      std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f}\n",
+                  jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS);
+    } else {
+      if (tok.valid())
+        std::printf("%s\n", text.c_str());
+      for (size_t i = 0; i < out.size(); ++i)
+        std::printf("%s%d", i ? " " : "", out[i]);
+      std::printf("\n");
+    }
+    return 0;
+  }
   std::string pending;
   auto stream = [&](int id) {
-    if (json)
+    if (json || !tok.valid())
       return;
     std::string b = tok.tokenBytes(id);
     pending += b;
@@ -238,7 +297,7 @@ int main(int argc, char **argv) {
     std::fflush(stdout);
     pending.erase(0, cut);
   };
-  if (!json) {
+  if (!json && tok.valid()) {
     std::string p = tok.decode(ids, true);
     std::fwrite(p.data(), 1, p.size(), stdout);
     std::fflush(stdout);
@@ -248,7 +307,7 @@ int main(int argc, char **argv) {
   if (!st.ok)
     return fail(st.message);
   std::vector<int> cont(ids.begin() + promptLen, ids.end());
-  std::string text = tok.decode(cont, false);
+  std::string text = tok.valid() ? tok.decode(cont, false) : "";
   if (json) {
     std::printf("{\"prompt_tokens\": [");
     for (size_t i = 0; i < promptLen; ++i)
@@ -264,7 +323,7 @@ int main(int argc, char **argv) {
   }
   std::fwrite(pending.data(), 1, pending.size(), stdout);
   std::printf("\n");
-  if (showIds) {
+  if (showIds || !tok.valid()) {
     for (size_t i = 0; i < cont.size(); ++i)
       std::printf("%s%d", i ? " " : "", cont[i]);
     std::printf("\n");

@@ -58,11 +58,28 @@ public:
   /// (default); otherwise every step recomputes the whole sequence.
   void setUseCache(bool on) { useCache_ = on; }
 
+  /// Encoder-decoder artifacts (`encode` + `decode`): `ids` is the source;
+  /// generation appends decoder tokens after `decoderStart` to `out`.
+  bool isEncoderDecoder() const;
+  Status generateSeq2Seq(const std::vector<int> &source, int decoderStart, int maxNew,
+                         const SamplingOptions &opts, const std::vector<int> &stopIds,
+                         const std::function<void(int)> &onToken, std::vector<int> &out,
+                         GenerateStats &stats);
+
+  /// Greedy-generates `steps` tokens with the cached programs and checks each
+  /// step's logits against a full recompute (main / decode_full). Reports
+  /// the largest absolute logit difference and whether the argmaxes agree.
+  Status verifyCache(const std::vector<int> &prompt, int decoderStart, int steps,
+                     double &maxAbsDiff, int &argmaxMismatches);
+
 private:
   /// Next-token logits after `ids`, feeding only ids[from..] when cached.
   Status step(const std::vector<int> &ids, size_t from, bool cached, std::vector<float> &last,
               int64_t &vocab);
+  Status runLogits(const char *program, std::vector<TensorRef> inputs, size_t n,
+                   std::vector<float> &last, int64_t &vocab);
   bool useCache_ = true;
+  HostTensor encoded_; ///< encoder output for decode_full
   const Model &model_;
   Session &session_;
 };
