@@ -426,8 +426,23 @@ bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
           continue;
         }
         if (p.tensors[id].storage != mub::Storage::Arena) {
-          error = "function @" + p.name + " returns an input or constant directly";
-          return false;
+          // An input, a constant or an already returned value: copy it into
+          // an output buffer of its own (Reshape to the same shape copies).
+          TensorRec copy = p.tensors[id];
+          copy.storage = mub::Storage::Arena;
+          copy.offset = 0;
+          copy.state = -1;
+          copy.size = elemBytes(copy.dtype);
+          for (int64_t d : copy.maxShape)
+            copy.size *= uint64_t(d);
+          p.tensors.push_back(copy);
+          int32_t cid = int32_t(p.tensors.size() - 1);
+          InstrRec in;
+          in.op = mub::OpCode::Reshape;
+          in.ins = {id};
+          in.outs = {cid};
+          p.instrs.push_back(in);
+          id = cid;
         }
         p.tensors[id].storage = mub::Storage::Output;
         if (auto n = f.getResultAttrOfType<StringAttr>(ri, "mu.name"))

@@ -147,8 +147,11 @@ private:
     return false;
   }
   bool failNode(const onnx::NodeProto &n, const Twine &msg) {
-    return fail("node '" + n.name() + "' (" + n.op_type() + "): " + msg);
+    std::string who = n.name().empty() ? "node #" + std::to_string(nodeIndex)
+                                       : "node '" + n.name() + "'";
+    return fail(who + " (" + n.op_type() + "): " + msg);
   }
+  int nodeIndex = 0;
 
   // --- model-level steps ----------------------------------------------------
   bool parse();
@@ -1169,13 +1172,13 @@ bool OnnxImporter::importNode(const onnx::NodeProto &n) {
     return true;
   }
   if (op == "Shape") {
-    int64_t start = normalizeAxis(attrInt(n, "start", 0), rank + 1);
-    int64_t end = attrInt(n, "end", rank);
-    end = end < 0 ? end + rank : std::min(end, rank);
+    // Negative start/end count from the back; both clamp to [0, rank].
+    auto clampDim = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
+    int64_t start = clampDim(attrInt(n, "start", 0));
+    int64_t end = std::max(start, clampDim(attrInt(n, "end", rank)));
     Entry res;
     res.elem = b.getI64Type();
-    res.known = Known(x->shape.begin() + std::max<int64_t>(start, 0),
-                      x->shape.begin() + std::max(end, std::max<int64_t>(start, 0)));
+    res.known = Known(x->shape.begin() + start, x->shape.begin() + end);
     res.shape = {DimExpr::cst(res.known->size())};
     define(n, 0, res);
     return true;
@@ -1643,9 +1646,11 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
       return {};
     t.clear_raw_data();
   }
-  for (const auto &n : graph->node())
+  for (const auto &n : graph->node()) {
     if (!importNode(n))
       return {};
+    ++nodeIndex;
+  }
   SmallVector<Value> results;
   SmallVector<Type> resultTypes;
   SmallVector<DictionaryAttr> resAttrs;
