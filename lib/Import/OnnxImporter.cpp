@@ -332,8 +332,11 @@ bool OnnxImporter::parse() {
   if (opset == 0)
     return fail("model declares no default-domain opset (opset_import is "
                 "missing; the file may be truncated)");
-  if (opset < 13)
-    return fail(llvm::formatv("opset {0} is older than 13, the oldest this "
+  // Opsets 13+ are the target; 7-12 import too where an op's semantics
+  // did not change (attribute-vs-input forms are handled per op, and
+  // Softmax's old flattening semantics are accepted for the last axis only).
+  if (opset < 7)
+    return fail(llvm::formatv("opset {0} is older than 7, the oldest this "
                               "importer accepts; upgrade it with "
                               "onnx.version_converter.convert_version(model, 17)",
                               opset)
@@ -824,9 +827,14 @@ bool OnnxImporter::importUnary(const onnx::NodeProto &n, StringRef op) {
     bool tanh = a && a->s() == "tanh";
     r = GeluOp::create(b, loc, v, GeluApproximationAttr::get(&ctx, tanh ? GeluApproximation::tanh : GeluApproximation::none));
   } else if (op == "Softmax") {
-    int64_t axis = attrInt(n, "axis", -1);
-    if (normalizeAxis(axis, x->shape.size()) < 0)
+    int64_t rank = x->shape.size();
+    int64_t axis = attrInt(n, "axis", opset < 13 ? 1 : -1);
+    if (normalizeAxis(axis, rank) < 0)
       return failNode(n, llvm::formatv("axis {0} out of range", axis).str());
+    // Before opset 13 Softmax flattened the input to 2-d at `axis`: that is
+    // the per-axis softmax only when `axis` is the last dim.
+    if (opset < 13 && normalizeAxis(axis, rank) != rank - 1)
+      return failNode(n, "opset < 13 Softmax over a non-last axis (coerced to 2-d) is not supported");
     r = SoftmaxOp::create(b, loc, v, axis);
   }
   defineValue(n, 0, r, x->shape);
@@ -930,6 +938,19 @@ bool OnnxImporter::importSlice(const onnx::NodeProto &n) {
   };
   auto starts = knownInput(1, "starts"), ends = knownInput(2, "ends"),
        axesK = knownInput(3, "axes"), stepsK = knownInput(4, "steps");
+  if (opset < 10) { // starts/ends/axes were attributes
+    auto fromAttr = [&](StringRef name) {
+      Known k;
+      if (auto v = attrInts(n, name))
+        for (int64_t i : *v)
+          k.push_back(DimExpr::cst(i));
+      return k;
+    };
+    starts = fromAttr("starts");
+    ends = fromAttr("ends");
+    axesK = fromAttr("axes");
+    stepsK = Known();
+  }
   if (!starts || !ends || !axesK || !stepsK)
     return false;
   int64_t rank = x->shape.size();

@@ -88,8 +88,8 @@ onnx.save(m, os.path.join(out, "unsupported.onnx"))
 
 # Too old an opset.
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "old", [x], [y])
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
-onnx.save(m, os.path.join(out, "opset9.onnx"))
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 6)])
+onnx.save(m, os.path.join(out, "opset6.onnx"))
 
 # Operands that cannot broadcast (a malformed model must not abort the importer).
 a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4])
