@@ -11,7 +11,7 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.mu_obj_root, "test")
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "unit", "check_reference.py",
-                   "bench", "Inputs", "corrupt_mub.py"]
+                   "bench", "Inputs", "corrupt_mub.py", "check_tokenizer.py"]
 
 llvm_config.use_default_substitutions()
 # Our tools first, then LLVM's (FileCheck, not, count), then the system PATH.
