@@ -19,4 +19,10 @@ echo "== mu-compile $model --emit=summary"
 build/tools/mu-compile "$model" --emit=summary
 echo "== fused graph: build/example.mlir (weights elided)"
 build/tools/mu-compile "$model" --emit=mlir --elide-weights -o build/example.mlir
-grep -c "mu.attention" build/example.mlir | sed 's/^/attention ops: /'
+echo "== compile to build/example.mub and generate"
+build/tools/mu-compile "$model" -o build/example.mub
+if [ -f ../shared/models/stories3m/model.onnx ]; then
+  build/tools/mu-run build/example.mub --prompt "Once upon a time" -n 48 --greedy
+else
+  build/tools/mu-run build/example.mub --prompt-ids "1 17 42" -n 16 --greedy
+fi

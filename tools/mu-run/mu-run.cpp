@@ -328,6 +328,7 @@ int main(int argc, char **argv) {
       std::printf("%s%d", i ? " " : "", cont[i]);
     std::printf("\n");
   }
+  std::fflush(stdout);
   std::fprintf(stderr, "[%d prompt tokens, %d generated, ttft %.1f ms, %.1f tokens/s, peak %.1f MB]\n",
                stats.promptTokens, stats.generatedTokens, stats.ttftMs, stats.tokensPerS,
                stats.peakBytes / 1048576.0);
