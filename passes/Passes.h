@@ -2,6 +2,7 @@
 #ifndef MU_PASSES_PASSES_H
 #define MU_PASSES_PASSES_H
 
+#include "dialects/Kernel/MukOps.h"
 #include "dialects/Mu/MuOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
@@ -18,6 +19,19 @@ namespace mu {
 /// Adds the transformer fusion pipeline (canonicalize, then each fusion in
 /// dependency order, then CSE) to `pm`.
 void buildFuseTransformerPipeline(mlir::OpPassManager &pm);
+
+/// One tensor for the arena planner: bytes and live range [first, last]
+/// (instruction indices); `offset` is the result.
+struct PlanItem {
+  uint64_t size = 0;
+  int64_t first = 0, last = 0;
+  uint64_t offset = 0;
+};
+
+/// Greedy-by-size placement: largest first, each at the lowest 64-aligned
+/// offset that overlaps no placed item with an overlapping live range.
+/// Returns the arena size.
+uint64_t planArena(std::vector<PlanItem> &items);
 
 /// Registers all mu passes and the `mu-fuse-transformer` pipeline.
 void registerAllMuPasses();

@@ -103,4 +103,33 @@ def KvCache : Pass<"mu-kv-cache", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
 }
 
+def LowerToKernels : Pass<"mu-lower-to-kernels", "mlir::ModuleOp"> {
+  let summary = "mu graph -> muk kernel program (one op per runtime kernel)";
+  let description = [{
+    Rewrites every mu op into the muk op of the runtime kernel that executes
+    it, with operands in kernel slot order (absent optional slots recorded in
+    `absent`) and the parameters as the runtime reads them (`ints`,
+    `floats`). A float widening `mu.cast` of a constant whose users only read
+    it as a weight (linear/norm weights and biases, gather tables) disappears:
+    kernels read the stored (e.g. FP16) weight and widen rows on load. Values
+    returned that are inputs or constants get an explicit copy.
+  }];
+  let dependentDialects = ["mu::MuDialect", "muk::MukDialect"];
+}
+
+def PlanMemory : Pass<"mu-plan-memory", "mlir::ModuleOp"> {
+  let summary = "static activation arena: liveness + greedy by size";
+  let description = [{
+    For each function of muk ops: every result gets a 64-byte aligned arena
+    offset (`offsets`, -1 for results that go to persistent state). Dynamic
+    dims are bounded by the function's `mu.max_seq` attribute or the
+    `max-seq` option. Tensors are placed largest first at the lowest offset
+    free during their live range (definition to last use; returned values to
+    the end). The arena size is recorded as `muk.arena_size`.
+  }];
+  let options = [Option<"maxSeq", "max-seq", "int64_t", "512",
+                        "bound for dynamic (sequence) dims">];
+  let dependentDialects = ["muk::MukDialect"];
+}
+
 #endif // MU_PASSES_TD

@@ -12,7 +12,12 @@
 #include "mu/Artifact/MubFormat.h"
 #include "mu/Version.h"
 
+#include "dialects/Kernel/MukOps.h"
 #include "dialects/Mu/MuOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
 #include "mub_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -111,6 +116,13 @@ std::string valueName(Value v, unsigned fallback) {
   return base + "#" + std::to_string(fallback);
 }
 
+std::optional<mub::OpCode> opcodeByName(StringRef name) {
+  for (mub::OpCode c : mub::EnumValuesOpCode())
+    if (name == mub::EnumNameOpCode(c))
+      return c;
+  return std::nullopt;
+}
+
 struct TensorRec {
   std::string name;
   mub::DType dtype;
@@ -136,44 +148,41 @@ struct ProgramRec {
   uint64_t arena = 0;
 };
 
-class Lowering {
+/// Serializes planned muk functions into program records.
+class Serializer {
 public:
-  Lowering(const MubOptions &o, std::string &e) : opts(o), error(e) {}
-  bool lower(func::FuncOp f, ProgramRec &p);
+  Serializer(const MubOptions &o, std::string &e) : opts(o), error(e) {}
+  bool program(func::FuncOp f, ProgramRec &p);
 
-  std::vector<std::vector<uint8_t>> segments;
-
-private:
-  bool fail(Operation *op, const Twine &msg) {
-    std::string loc;
-    llvm::raw_string_ostream os(loc);
-    op->getLoc().print(os);
-    error = ("cannot lower '" + op->getName().getStringRef() + "' at " + loc + ": " + msg).str();
-    return false;
-  }
-  int32_t tensorFor(Value v, ProgramRec &p, mub::Storage storage);
-  bool lowerOp(Operation *op, ProgramRec &p);
-  bool isBypassed(CastOp c);
-
-  const MubOptions &opts;
-  std::string &error;
-  DenseMap<Value, int32_t> ids;
-  DenseMap<Attribute, uint32_t> segmentOf; // shared across programs
-  unsigned counter = 0;
-  int64_t bound = 0; // planning bound for dynamic dims of this program
-
-public:
   struct StateRec {
     std::string name;
     mub::DType dtype;
     std::vector<int64_t> maxShape;
     uint64_t size = 0;
   };
+  std::vector<std::vector<uint8_t>> segments;
   std::vector<StateRec> states;
+
+private:
+  bool fail(Operation *op, const Twine &msg) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    op->getLoc().print(os);
+    error = ("cannot serialize '" + op->getName().getStringRef() + "' at " + loc + ": " + msg).str();
+    return false;
+  }
+  int32_t tensorFor(Value v, ProgramRec &p, mub::Storage storage);
   int32_t stateIndex(StringRef name, const TensorRec &t);
+
+  const MubOptions &opts;
+  std::string &error;
+  DenseMap<Value, int32_t> ids;
+  DenseMap<Attribute, uint32_t> segmentOf; // shared across programs
+  unsigned counter = 0;
+  int64_t bound = 0;
 };
 
-int32_t Lowering::stateIndex(StringRef name, const TensorRec &t) {
+int32_t Serializer::stateIndex(StringRef name, const TensorRec &t) {
   for (size_t i = 0; i < states.size(); ++i)
     if (states[i].name == name)
       return int32_t(i);
@@ -189,31 +198,7 @@ int32_t Lowering::stateIndex(StringRef name, const TensorRec &t) {
   return int32_t(states.size() - 1);
 }
 
-/// Weight operands the kernels read in any float format (widening rows on
-/// load): Linear weight/bias, norm weight/bias, Gather table.
-static bool readsStoredWeight(OpOperand &use) {
-  Operation *user = use.getOwner();
-  unsigned i = use.getOperandNumber();
-  if (isa<LinearOp>(user))
-    return i >= 1;
-  if (isa<RmsNormOp, LayerNormOp>(user))
-    return i >= 1;
-  if (isa<GatherOp>(user))
-    return i == 0;
-  return false;
-}
-
-/// A float widening cast of a constant whose every use reads stored weights:
-/// it needs no instruction and no arena buffer.
-bool Lowering::isBypassed(CastOp c) {
-  auto cst = c.getInput().getDefiningOp<ConstantOp>();
-  if (!cst || !isa<FloatType>(getElementTypeOrSelf(c.getInput().getType())) ||
-      !getElementTypeOrSelf(c.getType()).isF32())
-    return false;
-  return llvm::all_of(c->getUses(), readsStoredWeight);
-}
-
-int32_t Lowering::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
+int32_t Serializer::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
   auto it = ids.find(v);
   if (it != ids.end())
     return it->second;
@@ -237,167 +222,20 @@ int32_t Lowering::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
   return id;
 }
 
-bool Lowering::lowerOp(Operation *op, ProgramRec &p) {
-  for (Type t : op->getResultTypes())
-    if (!isa<RankedTensorType>(t) || !dtypeOf(cast<RankedTensorType>(t).getElementType()))
-      return fail(op, "unsupported result type");
-  if (auto c = dyn_cast<ConstantOp>(op)) {
-    Attribute key = c.getValue();
-    uint32_t seg;
-    auto it = segmentOf.find(key);
-    if (it != segmentOf.end()) {
-      seg = it->second;
-    } else {
-      std::vector<uint8_t> bytes;
-      if (!constantBytes(c.getValue(), bytes, error))
-        return fail(op, error);
-      seg = uint32_t(segments.size());
-      segments.push_back(std::move(bytes));
-      segmentOf[key] = seg;
-    }
-    int32_t id = tensorFor(c.getResult(), p, mub::Storage::Constant);
-    p.tensors[id].segment = seg;
-    p.tensors[id].offset = 0;
-    return true;
-  }
-  if (auto c = dyn_cast<CastOp>(op); c && isBypassed(c))
-    return true; // its users read the stored (e.g. FP16) weight directly
-  InstrRec in;
-  auto opt = [&](Value v) -> int32_t {
-    if (!v)
-      return -1;
-    if (auto c = v.getDefiningOp<CastOp>(); c && isBypassed(c))
-      v = c.getInput();
-    return tensorFor(v, p, mub::Storage::Arena);
-  };
-  for (Value v : op->getOperands()) {
-    auto c = v.getDefiningOp<CastOp>();
-    if (!ids.count(v) && !(c && isBypassed(c)))
-      return fail(op, "operand defined outside the function body");
-  }
-  bool handled = true;
-  llvm::TypeSwitch<Operation *>(op)
-      .Case([&](AddOp) { in.op = mub::OpCode::Add; })
-      .Case([&](SubOp) { in.op = mub::OpCode::Sub; })
-      .Case([&](MulOp) { in.op = mub::OpCode::Mul; })
-      .Case([&](DivOp) { in.op = mub::OpCode::Div; })
-      .Case([&](PowOp) { in.op = mub::OpCode::Pow; })
-      .Case([&](MaxOp) { in.op = mub::OpCode::Max; })
-      .Case([&](MinOp) { in.op = mub::OpCode::Min; })
-      .Case([&](AndOp) { in.op = mub::OpCode::And; })
-      .Case([&](OrOp) { in.op = mub::OpCode::Or; })
-      .Case([&](EqualOp) { in.op = mub::OpCode::Equal; })
-      .Case([&](LessOp) { in.op = mub::OpCode::Less; })
-      .Case([&](GreaterOp) { in.op = mub::OpCode::Greater; })
-      .Case([&](NegOp) { in.op = mub::OpCode::Neg; })
-      .Case([&](AbsOp) { in.op = mub::OpCode::Abs; })
-      .Case([&](NotOp) { in.op = mub::OpCode::Not; })
-      .Case([&](ExpOp) { in.op = mub::OpCode::Exp; })
-      .Case([&](LogOp) { in.op = mub::OpCode::Log; })
-      .Case([&](SqrtOp) { in.op = mub::OpCode::Sqrt; })
-      .Case([&](RsqrtOp) { in.op = mub::OpCode::Rsqrt; })
-      .Case([&](ReciprocalOp) { in.op = mub::OpCode::Reciprocal; })
-      .Case([&](TanhOp) { in.op = mub::OpCode::Tanh; })
-      .Case([&](ErfOp) { in.op = mub::OpCode::Erf; })
-      .Case([&](SinOp) { in.op = mub::OpCode::Sin; })
-      .Case([&](CosOp) { in.op = mub::OpCode::Cos; })
-      .Case([&](SigmoidOp) { in.op = mub::OpCode::Sigmoid; })
-      .Case([&](ReluOp) { in.op = mub::OpCode::Relu; })
-      .Case([&](SiluOp) { in.op = mub::OpCode::Silu; })
-      .Case([&](GeluOp g) {
-        in.op = g.getApproximate() == GeluApproximation::tanh ? mub::OpCode::GeluTanh
-                                                              : mub::OpCode::Gelu;
-      })
-      .Case([&](WhereOp) { in.op = mub::OpCode::Where; })
-      .Case([&](CastOp) { in.op = mub::OpCode::Cast; })
-      .Case([&](ReshapeOp) { in.op = mub::OpCode::Reshape; })
-      .Case([&](BroadcastToOp) { in.op = mub::OpCode::BroadcastTo; })
-      .Case([&](TransposeOp t) {
-        in.op = mub::OpCode::Transpose;
-        in.ints.assign(t.getPerm().begin(), t.getPerm().end());
-      })
-      .Case([&](ConcatOp c) {
-        in.op = mub::OpCode::Concat;
-        in.ints = {c.getAxis()};
-      })
-      .Case([&](SliceOp s) {
-        in.op = mub::OpCode::Slice;
-        in.ints.push_back(int64_t(s.getAxes().size()));
-        for (ArrayRef<int64_t> a : {s.getAxes(), s.getStarts(), s.getEnds(), s.getSteps()})
-          in.ints.insert(in.ints.end(), a.begin(), a.end());
-      })
-      .Case([&](SplitOp s) {
-        in.op = mub::OpCode::Split;
-        in.ints = {s.getAxis()};
-      })
-      .Case([&](GatherOp g) {
-        in.op = mub::OpCode::Gather;
-        in.ints = {g.getAxis()};
-      })
-      .Case([&](RangeOp) { in.op = mub::OpCode::Range; })
-      .Case([&](DimOp d) {
-        in.op = mub::OpCode::Dim;
-        in.ints = {d.getAxis()};
-      })
-      .Case([&](SoftmaxOp s) {
-        in.op = mub::OpCode::Softmax;
-        in.ints = {s.getAxis()};
-      })
-      .Case([&](ReduceSumOp r) { in.op = mub::OpCode::ReduceSum; in.ints = {r.getKeepdims()}; in.ints.insert(in.ints.end(), r.getAxes().begin(), r.getAxes().end()); })
-      .Case([&](ReduceMeanOp r) { in.op = mub::OpCode::ReduceMean; in.ints = {r.getKeepdims()}; in.ints.insert(in.ints.end(), r.getAxes().begin(), r.getAxes().end()); })
-      .Case([&](ReduceMaxOp r) { in.op = mub::OpCode::ReduceMax; in.ints = {r.getKeepdims()}; in.ints.insert(in.ints.end(), r.getAxes().begin(), r.getAxes().end()); })
-      .Case([&](ReduceMinOp r) { in.op = mub::OpCode::ReduceMin; in.ints = {r.getKeepdims()}; in.ints.insert(in.ints.end(), r.getAxes().begin(), r.getAxes().end()); })
-      .Case([&](RmsNormOp r) {
-        in.op = mub::OpCode::RmsNorm;
-        in.floats = {r.getEpsilon().convertToFloat()};
-        in.ins = {opt(r.getInput()), opt(r.getWeight())};
-      })
-      .Case([&](LayerNormOp l) {
-        in.op = mub::OpCode::LayerNorm;
-        in.floats = {l.getEpsilon().convertToFloat()};
-        in.ins = {opt(l.getInput()), opt(l.getWeight()), opt(l.getBias())};
-      })
-      .Case([&](MatMulOp) { in.op = mub::OpCode::MatMul; })
-      .Case([&](LinearOp l) {
-        in.op = mub::OpCode::Linear;
-        in.ins = {opt(l.getInput()), opt(l.getWeight()), opt(l.getBias())};
-      })
-      .Case([&](GluOp g) {
-        in.op = mub::OpCode::Glu;
-        in.ints = {int64_t(g.getActivation())};
-      })
-      .Case([&](RopeOp r) {
-        in.op = mub::OpCode::Rope;
-        in.ints = {int64_t(r.getMode())};
-      })
-      .Case([&](AttentionOp a) {
-        in.op = mub::OpCode::Attention;
-        in.floats = {a.getScale().convertToFloat()};
-        in.ints = {a.getCausal() ? 1 : 0};
-        in.ins = {opt(a.getQuery()), opt(a.getKey()), opt(a.getValue()),
-                  opt(a.getMask()), opt(a.getPastKey()), opt(a.getPastValue())};
-      })
-      .Default([&](Operation *) { handled = false; });
-  if (!handled)
-    return fail(op, "no runtime kernel for this op");
-  if (in.ins.empty())
-    for (Value v : op->getOperands())
-      in.ins.push_back(opt(v));
-  for (Value r : op->getResults())
-    in.outs.push_back(tensorFor(r, p, mub::Storage::Arena));
-  p.instrs.push_back(std::move(in));
-  return true;
-}
-
-bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
+bool Serializer::program(func::FuncOp f, ProgramRec &p) {
   ids.clear();
   p.name = f.getSymName().str();
-  bound = opts.maxSeq;
-  if (auto ms = f->getAttrOfType<IntegerAttr>("mu.max_seq"))
-    bound = std::min<int64_t>(bound, ms.getInt());
+  auto ms = f->getAttrOfType<IntegerAttr>("muk.max_seq");
+  auto arena = f->getAttrOfType<IntegerAttr>("muk.arena_size");
+  if (!ms || !arena) {
+    error = "function @" + p.name + " is not a planned kernel program (run mu-plan-memory)";
+    return false;
+  }
+  bound = ms.getInt();
+  p.arena = uint64_t(arena.getInt());
   for (BlockArgument a : f.getArguments()) {
-    if (!isa<RankedTensorType>(a.getType()) ||
-        !dtypeOf(cast<RankedTensorType>(a.getType()).getElementType())) {
+    auto type = dyn_cast<RankedTensorType>(a.getType());
+    if (!type || !dtypeOf(type.getElementType())) {
       error = "function @" + p.name + ": unsupported argument type";
       return false;
     }
@@ -411,12 +249,33 @@ bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
     p.tensors.back().size = 0;
   }
   for (Operation &op : f.getBody().front()) {
+    for (Type t : op.getResultTypes())
+      if (!isa<RankedTensorType>(t) || !dtypeOf(cast<RankedTensorType>(t).getElementType()))
+        return fail(&op, "unsupported result type");
+    if (auto c = dyn_cast<ConstantOp>(op)) {
+      Attribute key = c.getValue();
+      uint32_t seg;
+      auto it = segmentOf.find(key);
+      if (it != segmentOf.end()) {
+        seg = it->second;
+      } else {
+        std::vector<uint8_t> bytes;
+        if (!constantBytes(c.getValue(), bytes, error))
+          return fail(&op, error);
+        seg = uint32_t(segments.size());
+        segments.push_back(std::move(bytes));
+        segmentOf[key] = seg;
+      }
+      int32_t id = tensorFor(c.getResult(), p, mub::Storage::Constant);
+      p.tensors[id].segment = seg;
+      continue;
+    }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [ri, v] : llvm::enumerate(ret.getOperands())) {
         int32_t id = ids.lookup(v);
+        TensorRec &t = p.tensors[id];
         if (auto st = f.getResultAttrOfType<StringAttr>(ri, "mu.state")) {
           // The updated cache goes back to its state buffer, in place.
-          TensorRec &t = p.tensors[id];
           t.storage = mub::Storage::State;
           for (size_t d = 0; d < t.shape.size(); ++d)
             if (t.shape[d] < 0)
@@ -425,62 +284,49 @@ bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
           t.name = st.str() + ".updated";
           continue;
         }
-        if (p.tensors[id].storage != mub::Storage::Arena) {
-          // An input, a constant or an already returned value: copy it into
-          // an output buffer of its own (Reshape to the same shape copies).
-          TensorRec copy = p.tensors[id];
-          copy.storage = mub::Storage::Arena;
-          copy.offset = 0;
-          copy.state = -1;
-          copy.size = elemBytes(copy.dtype);
-          for (int64_t d : copy.maxShape)
-            copy.size *= uint64_t(d);
-          p.tensors.push_back(copy);
-          int32_t cid = int32_t(p.tensors.size() - 1);
-          InstrRec in;
-          in.op = mub::OpCode::Reshape;
-          in.ins = {id};
-          in.outs = {cid};
-          p.instrs.push_back(in);
-          id = cid;
-        }
-        p.tensors[id].storage = mub::Storage::Output;
+        if (t.storage != mub::Storage::Arena)
+          return fail(&op, "returns an input, constant or duplicate (run mu-lower-to-kernels)");
+        t.storage = mub::Storage::Output;
         if (auto n = f.getResultAttrOfType<StringAttr>(ri, "mu.name"))
-          p.tensors[id].name = n.str();
+          t.name = n.str();
         p.outputs.push_back(id);
       }
       continue;
     }
-    if (!lowerOp(&op, p))
-      return false;
+    StringRef opname = muk::opcodeName(&op);
+    std::optional<mub::OpCode> code = opcodeByName(opname);
+    if (!code)
+      return fail(&op, "not a kernel op (run mu-lower-to-kernels)");
+    InstrRec in;
+    in.op = *code;
+    ArrayRef<int32_t> absent;
+    if (auto a = op.getAttrOfType<DenseI32ArrayAttr>("absent"))
+      absent = a.asArrayRef();
+    unsigned next = 0, slots = op.getNumOperands() + absent.size();
+    for (unsigned i = 0; i < slots; ++i) {
+      if (llvm::is_contained(absent, int32_t(i))) {
+        in.ins.push_back(-1);
+        continue;
+      }
+      Value v = op.getOperand(next++);
+      if (!ids.count(v))
+        return fail(&op, "operand defined outside the function body");
+      in.ins.push_back(ids.lookup(v));
+    }
+    if (auto a = op.getAttrOfType<DenseI64ArrayAttr>("ints"))
+      in.ints.assign(a.asArrayRef().begin(), a.asArrayRef().end());
+    if (auto a = op.getAttrOfType<DenseF32ArrayAttr>("floats"))
+      in.floats.assign(a.asArrayRef().begin(), a.asArrayRef().end());
+    auto offs = op.getAttrOfType<DenseI64ArrayAttr>("offsets");
+    if (!offs || offs.size() != int64_t(op.getNumResults()))
+      return fail(&op, "no planned offsets (run mu-plan-memory)");
+    for (OpResult r : op.getResults()) {
+      int32_t id = tensorFor(r, p, mub::Storage::Arena);
+      p.tensors[id].offset = offs[r.getResultNumber()] < 0 ? 0 : uint64_t(offs[r.getResultNumber()]);
+      in.outs.push_back(id);
+    }
+    p.instrs.push_back(std::move(in));
   }
-  // Liveness over instruction indices; outputs live to the end.
-  std::vector<int64_t> first(p.tensors.size(), -1), last(p.tensors.size(), -1);
-  for (size_t k = 0; k < p.instrs.size(); ++k) {
-    for (int32_t id : p.instrs[k].outs)
-      if (first[id] < 0)
-        first[id] = int64_t(k);
-    for (int32_t id : p.instrs[k].ins)
-      if (id >= 0)
-        last[id] = int64_t(k);
-  }
-  std::vector<PlanItem> items;
-  std::vector<int32_t> which;
-  for (size_t id = 0; id < p.tensors.size(); ++id) {
-    TensorRec &t = p.tensors[id];
-    if (t.storage != mub::Storage::Arena && t.storage != mub::Storage::Output)
-      continue;
-    PlanItem it;
-    it.size = alignTo(std::max<uint64_t>(t.size, 1), kMubAlignment);
-    it.first = first[id];
-    it.last = t.storage == mub::Storage::Output ? int64_t(p.instrs.size())
-                                                : std::max(last[id], first[id]);
-    items.push_back(it);
-    which.push_back(int32_t(id));
-  }
-  p.arena = planArena(items);
-  for (size_t i = 0; i < items.size(); ++i)
-    p.tensors[which[i]].offset = items[i].offset;
   return true;
 }
 
@@ -488,11 +334,30 @@ bool Lowering::lower(func::FuncOp f, ProgramRec &p) {
 
 bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &bytes,
               std::string &error) {
-  Lowering lowering(opts, error);
+  // Lower to kernel programs and plan memory (the module is updated in place).
+  {
+    std::string diag;
+    ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+      llvm::raw_string_ostream os(diag);
+      d.getLocation().print(os);
+      os << ": " << d.str() << "\n";
+      return success();
+    });
+    PassManager pm(module.getContext());
+    pm.addPass(createLowerToKernels());
+    PlanMemoryOptions planOpts;
+    planOpts.maxSeq = opts.maxSeq;
+    pm.addPass(createPlanMemory(planOpts));
+    if (failed(pm.run(module))) {
+      error = diag;
+      return false;
+    }
+  }
+  Serializer lowering(opts, error);
   std::vector<ProgramRec> programs;
   for (auto f : module.getOps<func::FuncOp>()) {
     programs.emplace_back();
-    if (!lowering.lower(f, programs.back()))
+    if (!lowering.program(f, programs.back()))
       return false;
   }
   if (programs.empty()) {

@@ -43,10 +43,11 @@ static cl::opt<std::string> configPath("config",
     cl::desc("config.json for a safetensors checkpoint (default: next to it)"),
     cl::value_desc("file"), cl::cat(category));
 
-enum class Emit { Mub, Mlir, MlirBytecode, Summary };
+enum class Emit { Mub, Kernels, Mlir, MlirBytecode, Summary };
 static cl::opt<Emit> emit("emit",
     cl::desc("What to produce (default: from the -o extension, else mub):"),
     cl::values(clEnumValN(Emit::Mub, "mub", "deployable artifact for mu-run / libmu_runtime"),
+               clEnumValN(Emit::Kernels, "muk", "the planned kernel programs (muk dialect) as MLIR text"),
                clEnumValN(Emit::Mlir, "mlir", "the fused mu graph as MLIR text"),
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
                clEnumValN(Emit::Summary, "summary", "op counts, parameters and dynamic dims")),
@@ -224,7 +225,7 @@ int main(int argc, char **argv) {
     out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
 
   std::vector<uint8_t> mub;
-  if (kind == Emit::Mub) {
+  if (kind == Emit::Mub || kind == Emit::Kernels) {
     if (!noKvCache) {
       std::string diag;
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
@@ -264,6 +265,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (kind == Emit::Kernels)
+    kind = Emit::Mlir; // buildMub left the planned muk programs in the module
 
   llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
     switch (kind) {

@@ -1,8 +1,8 @@
 //===- MubWriter.h - lowering a fused mu module to a .mub artifact -*- C++ -*-===//
 ///
 /// \file
-/// Lowers every function of a fused `mu` module to a kernel program (one
-/// instruction per runtime kernel), plans each program's activation arena
+/// Lowers every function of a fused `mu` module to a `muk` kernel program
+/// (one op per runtime kernel), plans each program's activation arena
 /// (liveness, greedy by size), lays constants out in 64-byte aligned
 /// segments, embeds the tokenizer and metadata, and serializes. The same
 /// module and options give byte-identical output.
@@ -46,20 +46,9 @@ struct MubOptions {
   TokenizerData tokenizer;
 };
 
-/// One arena tensor for the planner: bytes and live range [first, last]
-/// (instruction indices).
-struct PlanItem {
-  uint64_t size = 0;
-  int64_t first = 0, last = 0;
-  uint64_t offset = 0; ///< result
-};
-
-/// Greedy-by-size placement: largest first, each at the lowest 64-aligned
-/// offset that overlaps no placed item with an overlapping live range.
-/// Returns the arena size.
-uint64_t planArena(std::vector<PlanItem> &items);
-
-/// Serializes `module` (fused mu graph) into the bytes of a .mub file.
+/// Lowers `module` (fused mu graph) to kernel programs (mu-lower-to-kernels,
+/// mu-plan-memory; the module is updated in place) and serializes it into the
+/// bytes of a .mub file.
 bool buildMub(mlir::ModuleOp module, const MubOptions &options,
               std::vector<uint8_t> &bytes, std::string &error);
 
