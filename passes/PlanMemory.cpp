@@ -5,6 +5,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 using namespace mlir;
@@ -80,39 +81,105 @@ struct PlanMemoryPass : mu::impl::PlanMemoryBase<PlanMemoryPass> {
       int64_t n = 0;
       for (Operation &op : body)
         index[&op] = n++;
-      std::vector<PlanItem> items;
-      std::vector<std::pair<Operation *, unsigned>> owner;
+      auto isKernel = [](Operation *op) {
+        return op && op->getDialect() && op->getDialect()->getNamespace() == "muk";
+      };
+      auto bytesOf = [&](Value v) {
+        auto t = cast<RankedTensorType>(v.getType());
+        uint64_t bytes = t.getElementType().isInteger(1)
+                             ? 1
+                             : std::max<uint64_t>(1, t.getElementTypeBitWidth() / 8);
+        for (int64_t d : t.getShape())
+          bytes *= uint64_t(d == ShapedType::kDynamic ? bound : d);
+        return alignUp(std::max<uint64_t>(bytes, 1));
+      };
+      auto lastUse = [&](Value v) {
+        int64_t last = v.getDefiningOp() ? index[v.getDefiningOp()] : -1;
+        for (Operation *u : v.getUsers())
+          last = std::max(last, index[u]);
+        return returned.contains(v) ? n : last;
+      };
+      // In place where legal: a reshape shares its input's buffer (same
+      // bytes); an elementwise kernel may write over an operand of the same
+      // type whose last use it is (kernels read element i before writing it).
+      // Aliased values form one buffer: union of live ranges, max size.
+      DenseMap<Value, Value> leader;
+      std::function<Value(Value)> find = [&](Value v) -> Value {
+        auto it = leader.find(v);
+        if (it == leader.end() || it->second == v)
+          return v;
+        Value root = find(it->second);
+        leader[v] = root;
+        return root;
+      };
+      // Last use over every value sharing a buffer so far (a reshape alias
+      // keeps its input's buffer alive).
+      DenseMap<Value, int64_t> groupLast;
+      auto join = [&](Value r, Value in) {
+        Value root = find(in);
+        leader[r] = root;
+        groupLast[root] = std::max(groupLast.lookup(root), lastUse(r));
+      };
       for (Operation &op : body) {
-        if (!op.getDialect() || op.getDialect()->getNamespace() != "muk")
+        if (!isKernel(&op) || op.getNumResults() != 1)
+          continue;
+        Value r = op.getResult(0);
+        if (stateResults.contains(r))
+          continue;
+        for (Value in : op.getOperands())
+          if (isKernel(in.getDefiningOp()) && !groupLast.count(find(in)))
+            groupLast[find(in)] = lastUse(in);
+        StringRef name = op.getName().stripDialect();
+        bool elementwise = isa<muk::AddOp, muk::SubOp, muk::MulOp, muk::DivOp, muk::NegOp,
+                               muk::ExpOp, muk::SiluOp, muk::GeluOp, muk::GeluTanhOp,
+                               muk::TanhOp, muk::SigmoidOp, muk::ReluOp, muk::GluOp,
+                               muk::RmsNormOp, muk::LayerNormOp>(op);
+        for (Value in : op.getOperands()) {
+          Operation *d = in.getDefiningOp();
+          if (!isKernel(d) || stateResults.contains(in) || returned.contains(in))
+            continue;
+          if (name == "reshape" || (elementwise && in.getType() == r.getType() &&
+                                    groupLast.lookup(find(in)) == index[&op])) {
+            join(r, in);
+            break;
+          }
+        }
+      }
+      std::vector<PlanItem> items;
+      DenseMap<Value, size_t> itemOf; // group leader -> item
+      std::vector<std::pair<Operation *, unsigned>> members;
+      std::vector<size_t> memberItem;
+      for (Operation &op : body) {
+        if (!isKernel(&op))
           continue;
         for (OpResult r : op.getResults()) {
           if (stateResults.contains(r))
             continue;
-          auto t = cast<RankedTensorType>(r.getType());
-          uint64_t bytes = std::max<uint64_t>(1, t.getElementTypeBitWidth() / 8);
-          if (t.getElementType().isInteger(1))
-            bytes = 1;
-          for (int64_t d : t.getShape())
-            bytes *= uint64_t(d == ShapedType::kDynamic ? bound : d);
-          PlanItem it;
-          it.size = alignUp(std::max<uint64_t>(bytes, 1));
-          it.first = index[&op];
-          it.last = it.first;
-          for (Operation *u : r.getUsers())
-            it.last = std::max(it.last, index[u]);
-          if (returned.contains(r))
-            it.last = n; // read by the caller after the program ends
-          items.push_back(it);
-          owner.emplace_back(&op, r.getResultNumber());
+          Value root = find(r);
+          auto it = itemOf.find(root);
+          if (it == itemOf.end()) {
+            PlanItem pi;
+            pi.size = 0;
+            pi.first = index[&op];
+            pi.last = pi.first;
+            items.push_back(pi);
+            it = itemOf.insert({root, items.size() - 1}).first;
+          }
+          PlanItem &pi = items[it->second];
+          pi.size = std::max(pi.size, bytesOf(r));
+          pi.first = std::min(pi.first, index[&op]);
+          pi.last = std::max(pi.last, lastUse(r));
+          members.emplace_back(&op, r.getResultNumber());
+          memberItem.push_back(it->second);
         }
       }
       uint64_t arena = planArena(items);
       DenseMap<Operation *, SmallVector<int64_t>> offsets;
       for (Operation &op : body)
-        if (op.getDialect() && op.getDialect()->getNamespace() == "muk")
+        if (isKernel(&op))
           offsets[&op].assign(op.getNumResults(), -1);
-      for (size_t i = 0; i < items.size(); ++i)
-        offsets[owner[i].first][owner[i].second] = int64_t(items[i].offset);
+      for (size_t i = 0; i < members.size(); ++i)
+        offsets[members[i].first][members[i].second] = int64_t(items[memberItem[i]].offset);
       for (auto &[op, offs] : offsets)
         op->setAttr("offsets", b.getDenseI64ArrayAttr(offs));
       f->setAttr("muk.arena_size", b.getI64IntegerAttr(int64_t(arena)));
