@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 using namespace mu::rt;
@@ -106,6 +107,12 @@ void printInfo(const Model &m) {
     std::printf("tokenizer: %s, %u tokens, %u merges, bos %d\n",
                 mu::mub::EnumNameTokenizerKind(t->kind()), t->vocab() ? t->vocab()->size() : 0,
                 t->merges() ? t->merges()->size() : 0, t->bos_id());
+}
+
+/// Peak resident set size of this process in kB (Linux ru_maxrss).
+long peakRssKb() {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
 int fail(const std::string &msg) {
@@ -316,9 +323,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < cont.size(); ++i)
       std::printf("%s%d", i ? ", " : "", cont[i]);
     std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f, "
-                "\"generated\": %d, \"peak_bytes\": %zu}\n",
+                "\"generated\": %d, \"peak_bytes\": %zu, \"peak_rss_kb\": %ld}\n",
                 jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS, stats.generatedTokens,
-                stats.peakBytes);
+                stats.peakBytes, peakRssKb());
     return 0;
   }
   std::fwrite(pending.data(), 1, pending.size(), stdout);
@@ -329,8 +336,10 @@ int main(int argc, char **argv) {
     std::printf("\n");
   }
   std::fflush(stdout);
-  std::fprintf(stderr, "[%d prompt tokens, %d generated, ttft %.1f ms, %.1f tokens/s, peak %.1f MB]\n",
+  std::fprintf(stderr,
+               "[%d prompt tokens, %d generated, ttft %.1f ms, %.1f tokens/s, runtime memory "
+               "%.1f MB, peak RSS %.1f MB]\n",
                stats.promptTokens, stats.generatedTokens, stats.ttftMs, stats.tokensPerS,
-               stats.peakBytes / 1048576.0);
+               stats.peakBytes / 1048576.0, peakRssKb() / 1024.0);
   return 0;
 }
