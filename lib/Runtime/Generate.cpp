@@ -119,31 +119,27 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
   return Status::success();
 }
 
-Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOptions &opts,
-                           const std::vector<int> &stopIds,
-                           const std::function<void(int)> &onToken, GenerateStats &stats) {
+Status Generator::decodeLoop(std::vector<int> &seq, bool cached, int maxNew,
+                             const SamplingOptions &opts, const std::vector<int> &stopIds,
+                             const std::function<void(int)> &onToken, GenerateStats &stats,
+                             std::chrono::steady_clock::time_point t0) {
   using Clock = std::chrono::steady_clock;
   Sampler sampler(opts);
-  stats.promptTokens = int(ids.size());
-  bool cached = useCache_ && model_.program("prefill") != nullptr;
-  if (cached)
-    session_.resetState();
-  auto t0 = Clock::now(), tFirst = t0;
+  auto tFirst = t0;
   std::vector<float> lg;
   int64_t vocab = 0;
   size_t fed = 0;
-  for (int step = 0; step < maxNew; ++step) {
-    Status s = this->step(ids, fed, cached, lg, vocab);
+  for (int i = 0; i < maxNew; ++i) {
+    Status s = step(seq, fed, cached, lg, vocab);
     if (!s.ok)
       return s;
-    fed = ids.size();
+    fed = seq.size();
     int next = sampler.sample(lg.data(), int(vocab));
-    if (step == 0)
+    if (i == 0)
       tFirst = Clock::now();
-    bool stop = std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end();
-    if (stop)
+    if (std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end())
       break;
-    ids.push_back(next);
+    seq.push_back(next);
     ++stats.generatedTokens;
     if (onToken)
       onToken(next);
@@ -158,6 +154,17 @@ Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOpti
   return Status::success();
 }
 
+Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOptions &opts,
+                           const std::vector<int> &stopIds,
+                           const std::function<void(int)> &onToken, GenerateStats &stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  stats.promptTokens = int(ids.size());
+  bool cached = useCache_ && model_.program("prefill") != nullptr;
+  if (cached)
+    session_.resetState();
+  return decodeLoop(ids, cached, maxNew, opts, stopIds, onToken, stats, t0);
+}
+
 } // namespace rt
 } // namespace mu
 
@@ -168,10 +175,9 @@ Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderSta
                                   const SamplingOptions &opts, const std::vector<int> &stopIds,
                                   const std::function<void(int)> &onToken, std::vector<int> &out,
                                   GenerateStats &stats) {
-  using Clock = std::chrono::steady_clock;
   if (!isEncoderDecoder())
     return Status::error("not an encoder-decoder artifact (no 'encode' program)");
-  auto t0 = Clock::now();
+  auto t0 = std::chrono::steady_clock::now();
   session_.resetState();
   HostTensor src = HostTensor::make(DType::I64, {1, int64_t(source.size())});
   for (size_t i = 0; i < source.size(); ++i)
@@ -182,37 +188,11 @@ Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderSta
     return s;
   encoded_ = std::move(outs[0]);
   bool cached = useCache_ && model_.program("decode_full") != nullptr;
-  Sampler sampler(opts);
   std::vector<int> dec{decoderStart};
-  std::vector<float> lg;
-  int64_t vocab = 0;
-  size_t fed = 0;
-  auto tFirst = t0;
   stats.promptTokens = int(source.size());
-  for (int i = 0; i < maxNew; ++i) {
-    s = step(dec, fed, cached, lg, vocab);
-    if (!s.ok)
-      return s;
-    fed = dec.size();
-    int next = sampler.sample(lg.data(), int(vocab));
-    if (i == 0)
-      tFirst = Clock::now();
-    if (std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end())
-      break;
-    dec.push_back(next);
-    out.push_back(next);
-    ++stats.generatedTokens;
-    if (onToken)
-      onToken(next);
-  }
-  auto t1 = Clock::now();
-  stats.ttftMs = std::chrono::duration<double, std::milli>(tFirst - t0).count();
-  stats.decodeMs = std::chrono::duration<double, std::milli>(t1 - tFirst).count();
-  stats.tokensPerS = stats.generatedTokens > 1 && stats.decodeMs > 0
-                         ? (stats.generatedTokens - 1) / (stats.decodeMs / 1000.0)
-                         : 0;
-  stats.peakBytes = session_.peakBytes() + model_.fileSize();
-  return Status::success();
+  s = decodeLoop(dec, cached, maxNew, opts, stopIds, onToken, stats, t0);
+  out.assign(dec.begin() + 1, dec.end());
+  return s;
 }
 
 Status Generator::verifyCache(const std::vector<int> &prompt, int decoderStart, int steps,

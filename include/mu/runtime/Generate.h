@@ -5,6 +5,7 @@
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
 
+#include <chrono>
 #include <functional>
 #include <random>
 
@@ -78,6 +79,10 @@ private:
               int64_t &vocab);
   Status runLogits(const char *program, std::vector<TensorRef> inputs, size_t n,
                    std::vector<float> &last, int64_t &vocab);
+  /// Samples up to `maxNew` tokens onto `seq` (stops at `stopIds`).
+  Status decodeLoop(std::vector<int> &seq, bool cached, int maxNew, const SamplingOptions &opts,
+                    const std::vector<int> &stopIds, const std::function<void(int)> &onToken,
+                    GenerateStats &stats, std::chrono::steady_clock::time_point t0);
   bool useCache_ = true;
   HostTensor encoded_; ///< encoder output for decode_full
   const Model &model_;
