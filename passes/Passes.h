@@ -5,6 +5,7 @@
 #include "dialects/Kernel/MukOps.h"
 #include "dialects/Mu/MuOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 

@@ -117,6 +117,23 @@ def LowerToKernels : Pass<"mu-lower-to-kernels", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect", "muk::MukDialect"];
 }
 
+def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
+  let summary = "weight-only quantization of kernel weights (per output channel)";
+  let description = [{
+    On muk kernel programs: every 2-d float constant read as a weight (the
+    weight of `muk.linear`, the table of `muk.gather`) becomes a symmetric
+    per-row integer constant (`bits` = 8 or 16, narrow range) viewed through
+    `quant.scast` as an upstream `!quant.uniform<iN<-q:q>:f32:0, {scales}>`
+    tensor. Each row's scale minimizes the squared reconstruction error over
+    clipping ranges (50%..100% of max|w|). Kernels dequantize rows on load.
+    A tied embedding/LM-head table is quantized once and shared.
+  }];
+  let options = [Option<"bits", "bits", "int", "8", "weight bits (8 or 16)">,
+                 Option<"minElements", "min-elements", "int64_t", "4096",
+                        "leave smaller weights in float">];
+  let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
+}
+
 def PlanMemory : Pass<"mu-plan-memory", "mlir::ModuleOp"> {
   let summary = "static activation arena: liveness + greedy by size";
   let description = [{

@@ -21,6 +21,8 @@
 #include "mub_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseMap.h"
@@ -131,6 +133,9 @@ struct TensorRec {
   uint64_t offset = 0, size = 0;
   uint32_t segment = 0;
   int32_t state = -1;
+  std::vector<float> scales; ///< quantized tensors: per tensor or per axis
+  std::vector<int64_t> zeroPoints;
+  int32_t quantAxis = -1;
 };
 
 struct InstrRec {
@@ -250,7 +255,8 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
   }
   for (Operation &op : f.getBody().front()) {
     for (Type t : op.getResultTypes())
-      if (!isa<RankedTensorType>(t) || !dtypeOf(cast<RankedTensorType>(t).getElementType()))
+      if (!isa<mlir::quant::StorageCastOp>(op) &&
+          (!isa<RankedTensorType>(t) || !dtypeOf(cast<RankedTensorType>(t).getElementType())))
         return fail(&op, "unsupported result type");
     if (auto c = dyn_cast<ConstantOp>(op)) {
       Attribute key = c.getValue();
@@ -268,6 +274,33 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
       }
       int32_t id = tensorFor(c.getResult(), p, mub::Storage::Constant);
       p.tensors[id].segment = seg;
+      continue;
+    }
+    if (auto sc = dyn_cast<mlir::quant::StorageCastOp>(op)) {
+      // A quantized view of a stored integer constant: same bytes, plus the
+      // quantization parameters of the result type.
+      Value src = sc.getInput();
+      auto it = ids.find(src);
+      if (it == ids.end() || p.tensors[it->second].storage != mub::Storage::Constant)
+        return fail(&op, "quant.scast of something other than a constant");
+      TensorRec t = p.tensors[it->second];
+      Type et = cast<RankedTensorType>(sc.getType()).getElementType();
+      if (auto pa = dyn_cast<mlir::quant::UniformQuantizedPerAxisType>(et)) {
+        t.scales.assign(pa.getScales().begin(), pa.getScales().end());
+        t.zeroPoints.assign(pa.getZeroPoints().begin(), pa.getZeroPoints().end());
+        t.quantAxis = pa.getQuantizedDimension();
+      } else if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et)) {
+        t.scales = {float(u.getScale())};
+        t.zeroPoints = {u.getZeroPoint()};
+        t.quantAxis = -1;
+      } else {
+        return fail(&op, "unsupported quantized type");
+      }
+      if (llvm::all_of(t.zeroPoints, [](int64_t z) { return z == 0; }))
+        t.zeroPoints.clear();
+      t.name += ".q";
+      p.tensors.push_back(t);
+      ids[sc.getResult()] = int32_t(p.tensors.size() - 1);
       continue;
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -345,6 +378,11 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
     });
     PassManager pm(module.getContext());
     pm.addPass(createLowerToKernels());
+    if (opts.weightBits) {
+      QuantizeWeightsOptions q;
+      q.bits = opts.weightBits;
+      pm.addPass(createQuantizeWeights(q));
+    }
     PlanMemoryOptions planOpts;
     planOpts.maxSeq = opts.maxSeq;
     pm.addPass(createPlanMemory(planOpts));
@@ -379,13 +417,19 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
   std::vector<flatbuffers::Offset<mub::Program>> progs;
   for (const ProgramRec &p : programs) {
     std::vector<flatbuffers::Offset<mub::Tensor>> ts;
-    for (const TensorRec &t : p.tensors)
+    for (const TensorRec &t : p.tensors) {
+      flatbuffers::Offset<mub::QuantParams> qp = 0;
+      if (!t.scales.empty())
+        qp = mub::CreateQuantParams(fb, fb.CreateVector(t.scales),
+                                    t.zeroPoints.empty() ? 0 : fb.CreateVector(t.zeroPoints),
+                                    t.quantAxis, 0);
       ts.push_back(mub::CreateTensor(fb, fb.CreateString(t.name), t.dtype, fb.CreateVector(t.shape),
                                      fb.CreateVector(t.maxShape), t.storage, t.offset,
                                      t.storage == mub::Storage::Constant
                                          ? lowering.segments[t.segment].size()
                                          : t.size,
-                                     t.segment, t.state, 0));
+                                     t.segment, t.state, qp));
+    }
     std::vector<flatbuffers::Offset<mub::Instr>> is;
     for (const InstrRec &in : p.instrs)
       is.push_back(mub::CreateInstr(fb, in.op, fb.CreateVector(in.ins), fb.CreateVector(in.outs),

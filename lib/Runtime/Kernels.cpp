@@ -43,8 +43,34 @@ int64_t numelOf(const Shape &s) {
 
 int64_t normAxis(int64_t a, int64_t rank) { return a < 0 ? a + rank : a; }
 
-/// Reads element i of any numeric tensor as double.
+/// Scale and zero point of element i of a quantized tensor.
+inline void quantOf(const TensorRef &t, int64_t i, double &scale, double &zp) {
+  const QuantInfo &q = *t.quant;
+  int64_t c = 0;
+  if (q.axis >= 0) {
+    int64_t stride = 1;
+    for (size_t d = size_t(q.axis) + 1; d < t.shape.size(); ++d)
+      stride *= t.shape[d];
+    c = (i / stride) % t.shape[size_t(q.axis)];
+  }
+  scale = q.scales[c];
+  zp = q.zeroPoints ? double(q.zeroPoints[c]) : 0.0;
+}
+
+double loadRaw(const TensorRef &t, int64_t i);
+
+/// Reads element i of any numeric tensor as double (quantized integers are
+/// dequantized: (q - zero_point) * scale).
 double loadD(const TensorRef &t, int64_t i) {
+  if (t.quant) {
+    double scale, zp;
+    quantOf(t, i, scale, zp);
+    return (loadRaw(t, i) - zp) * scale;
+  }
+  return loadRaw(t, i);
+}
+
+double loadRaw(const TensorRef &t, int64_t i) {
   const void *p = t.data;
   switch (t.dtype) {
   case DType::F32: return static_cast<const float *>(p)[i];
@@ -114,6 +140,21 @@ const float *floatRow(const TensorRef &t, int64_t offset, int64_t n,
     for (int64_t i = 0; i < n; ++i)
       buf[i] = tab[src[i]];
     return buf.data();
+  }
+  if (t.dtype == DType::I8 && t.quant && !t.quant->zeroPoints) {
+    // Symmetric int8 (per tensor or per channel): one scale per row when the
+    // row does not cross channels (the common [out, in] weight, axis 0).
+    const int8_t *src = static_cast<const int8_t *>(t.data) + offset;
+    double scale, zp;
+    quantOf(t, offset, scale, zp);
+    double last;
+    quantOf(t, offset + n - 1, last, zp);
+    if (scale == last && (t.quant->axis < 0 || t.quant->axis == 0)) {
+      float s = float(scale);
+      for (int64_t i = 0; i < n; ++i)
+        buf[i] = float(src[i]) * s;
+      return buf.data();
+    }
   }
   for (int64_t i = 0; i < n; ++i)
     buf[i] = float(loadD(t, offset + i));
@@ -742,6 +783,24 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
   }
   case OpCode::Gather: {
     const TensorRef &data = *ins[0], &idx = *ins[1];
+    if (data.quant || data.dtype != o.dtype) {
+      // Dequantizing / converting gather: element by element.
+      int64_t axis = normAxis(ints.empty() ? 0 : ints[0], data.shape.size());
+      int64_t outer = 1, inner = 1, dim = data.shape[axis];
+      for (int64_t i = 0; i < axis; ++i) outer *= data.shape[i];
+      for (size_t i = axis + 1; i < data.shape.size(); ++i) inner *= data.shape[i];
+      int64_t ni = idx.numel();
+      for (int64_t b = 0; b < outer; ++b)
+        for (int64_t j = 0; j < ni; ++j) {
+          int64_t k = loadI(idx, j);
+          if (k < 0) k += dim;
+          if (k < 0 || k >= dim)
+            return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(dim) + ")");
+          for (int64_t e = 0; e < inner; ++e)
+            storeD(o, (b * ni + j) * inner + e, loadD(data, (b * dim + k) * inner + e));
+        }
+      return Status::success();
+    }
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], data.shape.size());
     int64_t outer = 1, inner = 1, dim = data.shape[axis];
     for (int64_t i = 0; i < axis; ++i) outer *= data.shape[i];

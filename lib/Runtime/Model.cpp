@@ -188,6 +188,18 @@ Status Model::verify() {
           return Status::error(tensorDesc(p, i) + ": too large");
       }
       uint64_t need = n * dtypeSize(DType(t->dtype()));
+      if (const mub::QuantParams *q = t->quant()) {
+        int64_t rank = int64_t(t->shape()->size());
+        uint32_t ns = q->scale() ? q->scale()->size() : 0;
+        bool perTensor = ns == 1 && q->axis() < 0;
+        bool perAxis = q->axis() >= 0 && q->axis() < rank &&
+                       int64_t(ns) == t->max_shape()->Get(q->axis());
+        bool zpOk = !q->zero_point() || q->zero_point()->size() == 0 || q->zero_point()->size() == ns;
+        DType dt = DType(t->dtype());
+        if ((!perTensor && !perAxis) || !zpOk || q->block_size() != 0 ||
+            !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::I32))
+          return Status::error(tensorDesc(p, i) + ": inconsistent quantization parameters");
+      }
       switch (t->storage()) {
       case mub::Storage::Arena:
       case mub::Storage::Output:

@@ -93,10 +93,18 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
   int nt = int(p->tensors()->size());
   std::vector<TensorRef> t(nt);
   std::vector<bool> ready(nt, false);
+  std::vector<QuantInfo> quant(nt);
   for (int i = 0; i < nt; ++i) {
     const mub::Tensor *d = p->tensors()->Get(i);
     t[i].dtype = DType(d->dtype());
     t[i].shape.assign(d->shape()->begin(), d->shape()->end());
+    if (const mub::QuantParams *q = d->quant()) {
+      quant[i].scales = q->scale()->data();
+      quant[i].count = q->scale()->size();
+      quant[i].zeroPoints = q->zero_point() && q->zero_point()->size() ? q->zero_point()->data() : nullptr;
+      quant[i].axis = q->axis();
+      t[i].quant = &quant[i];
+    }
     switch (d->storage()) {
     case mub::Storage::Arena:
     case mub::Storage::Output:

@@ -70,6 +70,15 @@ static cl::opt<bool> noKvCache("no-kv-cache",
 static cl::opt<int> maxCtx("max-ctx",
     cl::desc("KV-cache capacity in tokens (default: --max-seq)"), cl::init(0),
     cl::cat(category));
+enum class QuantScheme { None, W8 };
+static cl::opt<QuantScheme> quantScheme("quant",
+    cl::desc("Post-training quantization scheme (default: none):"),
+    cl::init(QuantScheme::None),
+    cl::values(clEnumValN(QuantScheme::None, "none", "FP16/FP32 weights, FP32 math"),
+               clEnumValN(QuantScheme::W8, "w8",
+                          "weight-only: symmetric per-channel int8 weights with "
+                          "MSE-optimal scales; FP32 activations")),
+    cl::cat(category));
 static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
                                        cl::init("cpu"), cl::cat(category));
 
@@ -243,6 +252,11 @@ int main(int argc, char **argv) {
     opts.maxSeq = maxSeq;
     opts.maxCtx = maxCtx > 0 ? int(maxCtx) : int(maxSeq);
     opts.target = targetName;
+    if (quantScheme == QuantScheme::W8) {
+      opts.weightBits = 8;
+      opts.quantScheme = "w8";
+      opts.config.emplace_back("mu.quant", "w8");
+    }
     opts.sourceSha256 = fileSha256(inputPath);
     readConfigMetadata(inputPath, opts.config, opts.architecture);
     std::string tokPath = tokenizerPath;

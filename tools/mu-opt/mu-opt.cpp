@@ -9,7 +9,8 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<mu::MuDialect, muk::MukDialect, mlir::func::FuncDialect>();
+  registry.insert<mu::MuDialect, muk::MukDialect, mlir::func::FuncDialect,
+                  mlir::quant::QuantDialect>();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();

@@ -125,7 +125,7 @@ int fail(const std::string &msg) {
 int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
-  std::string path, prompt, promptIds, pplFile, dumpDir;
+  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath;
   int maxNew = 64, ctx = 0, verifySteps = 0;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false;
   SamplingOptions so;
@@ -142,6 +142,10 @@ int main(int argc, char **argv) {
   app.add_flag("--ids", showIds, "also print the token ids");
   app.add_option("--perplexity", pplFile, "report the perplexity of a text file");
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
+  app.add_option("--compare", comparePath,
+                 "with --perplexity: also run this artifact (e.g. the quantized model) on the "
+                 "same windows and report mean KL(model || other), top-1 agreement and both "
+                 "perplexities");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
@@ -206,10 +210,30 @@ int main(int argc, char **argv) {
     if (int(all.size()) < window - 1)
       return fail(pplFile + ": " + std::to_string(all.size()) + " tokens, fewer than one window of " +
                   std::to_string(window));
-    double nll = 0;
-    int64_t count = 0, windows = 0;
-    std::vector<float> lg;
-    int64_t vocab;
+    std::unique_ptr<Model> other;
+    std::unique_ptr<Session> otherSession;
+    std::unique_ptr<Generator> otherGen;
+    if (!comparePath.empty()) {
+      other = Model::load(comparePath, st);
+      if (!other)
+        return fail(st.message);
+      otherSession = std::make_unique<Session>(*other);
+      otherGen = std::make_unique<Generator>(*other, *otherSession);
+    }
+    double nll = 0, nllOther = 0, kl = 0;
+    int64_t count = 0, windows = 0, agree = 0;
+    std::vector<float> lg, lgOther;
+    int64_t vocab, vocabOther = 0;
+    auto logSoftmax = [](const float *row, int64_t n, std::vector<double> &out) {
+      double mx = *std::max_element(row, row + n), sum = 0;
+      for (int64_t v = 0; v < n; ++v)
+        sum += std::exp(double(row[v]) - mx);
+      double lse = mx + std::log(sum);
+      out.resize(size_t(n));
+      for (int64_t v = 0; v < n; ++v)
+        out[size_t(v)] = double(row[v]) - lse;
+    };
+    std::vector<double> lp, lq;
     // Non-overlapping windows, BOS first, each predicting window-1 tokens.
     for (size_t start = 0; start + (window - 1) <= all.size(); start += window - 1) {
       std::vector<int> ids;
@@ -219,17 +243,50 @@ int main(int argc, char **argv) {
       st = gen.logits(ids, lg, vocab);
       if (!st.ok)
         return fail(st.message);
+      if (otherGen) {
+        st = otherGen->logits(ids, lgOther, vocabOther);
+        if (!st.ok)
+          return fail(comparePath + ": " + st.message);
+        if (vocabOther != vocab)
+          return fail("--compare: vocabularies differ (" + std::to_string(vocab) + " vs " +
+                      std::to_string(vocabOther) + ")");
+      }
       for (size_t i = 0; i + 1 < ids.size(); ++i) {
         const float *row = lg.data() + i * vocab;
-        double mx = *std::max_element(row, row + vocab), sum = 0;
-        for (int64_t v = 0; v < vocab; ++v)
-          sum += std::exp(double(row[v]) - mx);
-        nll += (mx + std::log(sum)) - row[ids[i + 1]];
+        logSoftmax(row, vocab, lp);
+        nll -= lp[size_t(ids[i + 1])];
+        if (otherGen) {
+          const float *orow = lgOther.data() + i * vocab;
+          logSoftmax(orow, vocab, lq);
+          nllOther -= lq[size_t(ids[i + 1])];
+          double k = 0;
+          for (int64_t v = 0; v < vocab; ++v)
+            k += std::exp(lp[size_t(v)]) * (lp[size_t(v)] - lq[size_t(v)]);
+          kl += k;
+          agree += std::max_element(row, row + vocab) - row ==
+                   std::max_element(orow, orow + vocab) - orow;
+        }
         ++count;
       }
       ++windows;
     }
     double ppl = std::exp(nll / double(count));
+    if (otherGen) {
+      double pplOther = std::exp(nllOther / double(count));
+      if (json)
+        std::printf("{\"perplexity\": %.6f, \"perplexity_other\": %.6f, \"perplexity_change_pct\": "
+                    "%.4f, \"mean_kl\": %.8f, \"top1_agreement\": %.6f, \"tokens\": %lld, "
+                    "\"windows\": %lld, \"ctx\": %d}\n",
+                    ppl, pplOther, 100.0 * (pplOther / ppl - 1.0), kl / double(count),
+                    double(agree) / double(count), (long long)count, (long long)windows, window);
+      else
+        std::printf("perplexity %.4f -> %.4f (%+.2f%%), mean KL %.6f, top-1 agreement %.2f%% "
+                    "over %lld tokens (%lld windows of %d)\n",
+                    ppl, pplOther, 100.0 * (pplOther / ppl - 1.0), kl / double(count),
+                    100.0 * double(agree) / double(count), (long long)count, (long long)windows,
+                    window);
+      return 0;
+    }
     if (json)
       std::printf("{\"perplexity\": %.6f, \"tokens\": %lld, \"windows\": %lld, \"ctx\": %d}\n", ppl,
                   (long long)count, (long long)windows, window);

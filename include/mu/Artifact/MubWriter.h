@@ -40,6 +40,8 @@ struct MubOptions {
   int64_t maxSeq = 512;  ///< bound for dynamic (sequence) dims
   int64_t maxCtx = 512;  ///< KV-cache capacity
   std::string target = "cpu";
+  int weightBits = 0; ///< 0 = float weights; 8/16 = per-channel weight-only
+  std::string quantScheme = "none";
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;

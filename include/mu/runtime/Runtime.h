@@ -38,11 +38,21 @@ enum class DType : int8_t { F32 = 0, F16, BF16, I64, I32, I16, I8, U8, Bool };
 size_t dtypeSize(DType t);
 const char *dtypeName(DType t);
 
+/// Affine quantization of an integer tensor: real = (q - zero_point) * scale,
+/// with one scale per tensor (count 1) or per channel along `axis`.
+struct QuantInfo {
+  const float *scales = nullptr;
+  const int64_t *zeroPoints = nullptr; ///< null = all zero (symmetric)
+  int64_t count = 0;
+  int32_t axis = -1;
+};
+
 /// A dense row-major tensor view; `data` is not owned.
 struct TensorRef {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   void *data = nullptr;
+  const QuantInfo *quant = nullptr; ///< set for quantized integer tensors
   int64_t numel() const;
   size_t bytes() const { return size_t(numel()) * dtypeSize(dtype); }
 };

@@ -1,0 +1,117 @@
+//===- QuantizeWeights.cpp - per-channel weight-only quantization ---------===//
+#include "mu/Quant/Quantize.h"
+#include "mu/Support/Half.h"
+#include "passes/PatternUtils.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace mu {
+#define GEN_PASS_DEF_QUANTIZEWEIGHTS
+#include "passes/Passes.h.inc"
+} // namespace mu
+
+using namespace mu;
+
+namespace {
+
+/// Operand slots that read a stored weight: linear weight, gather table.
+bool isWeightSlot(OpOperand &use) {
+  Operation *user = use.getOwner();
+  if (isa<muk::LinearOp>(user))
+    return use.getOperandNumber() == 1;
+  if (isa<muk::GatherOp>(user))
+    return use.getOperandNumber() == 0;
+  return false;
+}
+
+/// The constant's elements as float, or empty if not a float blob.
+std::vector<float> floatsOf(ElementsAttr attr) {
+  std::vector<float> out;
+  ArrayRef<char> raw = rawConstantBytes(attr);
+  Type et = cast<ShapedType>(attr.getType()).getElementType();
+  int64_t n = cast<ShapedType>(attr.getType()).getNumElements();
+  if (raw.empty())
+    return out;
+  out.resize(size_t(n));
+  if (et.isF32()) {
+    std::memcpy(out.data(), raw.data(), size_t(n) * 4);
+  } else if (et.isF16() || et.isBF16()) {
+    const uint16_t *h = reinterpret_cast<const uint16_t *>(raw.data());
+    for (int64_t i = 0; i < n; ++i)
+      out[size_t(i)] = et.isF16() ? halfToFloat(h[i]) : bf16ToFloat(h[i]);
+  } else {
+    out.clear();
+  }
+  return out;
+}
+
+struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
+  using QuantizeWeightsBase::QuantizeWeightsBase;
+
+  void runOnOperation() override {
+    if (bits != 8 && bits != 16) {
+      getOperation().emitError("mu-quantize-weights: bits must be 8 or 16");
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(ctx);
+    // One quantized blob per source attribute, shared by every program.
+    llvm::DenseMap<Attribute, std::pair<ElementsAttr, Type>> done;
+    for (auto f : getOperation().getOps<func::FuncOp>()) {
+      SmallVector<ConstantOp> csts(f.getOps<ConstantOp>());
+      for (ConstantOp c : csts) {
+        auto type = cast<RankedTensorType>(c.getType());
+        if (type.getRank() != 2 || !isa<FloatType>(type.getElementType()) ||
+            type.getNumElements() < minElements ||
+            llvm::none_of(c->getUses(), isWeightSlot))
+          continue;
+        auto it = done.find(c.getValue());
+        if (it == done.end()) {
+          std::vector<float> w = floatsOf(c.getValue());
+          if (w.empty())
+            continue;
+          int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+          mu::quant::RowQuantResult r = mu::quant::quantizeRowsMse(w.data(), rows, cols, bits);
+          Type storage = b.getIntegerType(bits);
+          size_t es = bits / 8;
+          AsmResourceBlob blob = HeapAsmResourceBlob::allocate(r.q.size() * es, 64);
+          char *dst = blob.getMutableData().data();
+          for (size_t i = 0; i < r.q.size(); ++i) {
+            if (bits == 8)
+              dst[i] = char(int8_t(r.q[i]));
+            else {
+              int16_t v = int16_t(r.q[i]);
+              std::memcpy(dst + 2 * i, &v, 2);
+            }
+          }
+          std::string name = "weight";
+          if (auto res = dyn_cast<DenseResourceElementsAttr>(c.getValue()))
+            name = res.getRawHandle().getKey().str();
+          auto storageType = RankedTensorType::get(type.getShape(), storage);
+          ElementsAttr q = DenseResourceElementsAttr::get(storageType, name + ".q" + std::to_string(bits),
+                                                          std::move(blob));
+          SmallVector<double> scales(r.scales.begin(), r.scales.end());
+          SmallVector<int64_t> zps(scales.size(), 0);
+          int64_t m = mu::quant::qmax(bits);
+          Type qt = mlir::quant::UniformQuantizedPerAxisType::get(
+              mlir::quant::QuantizationFlags::Signed, storage, b.getF32Type(), scales, zps,
+              /*quantizedDimension=*/0, -m, m);
+          it = done.insert({c.getValue(), {q, RankedTensorType::get(type.getShape(), qt)}}).first;
+        }
+        b.setInsertionPoint(c);
+        Value qc = ConstantOp::create(b, c.getLoc(), it->second.first);
+        Value view = mlir::quant::StorageCastOp::create(b, c.getLoc(), it->second.second, qc);
+        c.getResult().replaceUsesWithIf(view, isWeightSlot);
+        if (c.use_empty())
+          c.erase();
+      }
+    }
+  }
+};
+
+} // namespace
