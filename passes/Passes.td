@@ -124,11 +124,15 @@ def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
     weight of `muk.linear`, the table of `muk.gather`) becomes a symmetric
     per-row integer constant (`bits` = 8 or 16, narrow range) viewed through
     `quant.scast` as an upstream `!quant.uniform<iN<-q:q>:f32:0, {scales}>`
-    tensor. Each row's scale minimizes the squared reconstruction error over
+    tensor (with `block-size`: a sub-channel type with one scale per block of
+    that many input elements). Each row's (block's) scale minimizes the
+    squared reconstruction error over
     clipping ranges (50%..100% of max|w|). Kernels dequantize rows on load.
     A tied embedding/LM-head table is quantized once and shared.
   }];
   let options = [Option<"bits", "bits", "int", "8", "weight bits (8 or 16)">,
+                 Option<"blockSize", "block-size", "int64_t", "0",
+                        "one scale per block of N along the input dim (0: per channel)">,
                  Option<"minElements", "min-elements", "int64_t", "4096",
                         "leave smaller weights in float">];
   let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];

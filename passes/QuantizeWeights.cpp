@@ -76,7 +76,12 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           if (w.empty())
             continue;
           int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-          mu::quant::RowQuantResult r = mu::quant::quantizeRowsMse(w.data(), rows, cols, bits);
+          // Blocks are contiguous runs of a row: quantize [rows*cols/B, B].
+          bool blocked = blockSize > 0 && cols % blockSize == 0 && blockSize < cols;
+          int64_t unitRows = blocked ? rows * (cols / blockSize) : rows;
+          int64_t unitCols = blocked ? int64_t(blockSize) : cols;
+          mu::quant::RowQuantResult r =
+              mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
           Type storage = b.getIntegerType(bits);
           size_t es = bits / 8;
           AsmResourceBlob blob = HeapAsmResourceBlob::allocate(r.q.size() * es, 64);
@@ -93,14 +98,29 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           if (auto res = dyn_cast<DenseResourceElementsAttr>(c.getValue()))
             name = res.getRawHandle().getKey().str();
           auto storageType = RankedTensorType::get(type.getShape(), storage);
-          ElementsAttr q = DenseResourceElementsAttr::get(storageType, name + ".q" + std::to_string(bits),
+          ElementsAttr q = DenseResourceElementsAttr::get(storageType, name + ".q" + std::to_string(bits) +
+                                                          (blocked ? "b" + std::to_string(blockSize) : ""),
                                                           std::move(blob));
           SmallVector<double> scales(r.scales.begin(), r.scales.end());
           SmallVector<int64_t> zps(scales.size(), 0);
           int64_t m = mu::quant::qmax(bits);
-          Type qt = mlir::quant::UniformQuantizedPerAxisType::get(
-              mlir::quant::QuantizationFlags::Signed, storage, b.getF32Type(), scales, zps,
-              /*quantizedDimension=*/0, -m, m);
+          Type qt;
+          if (blocked) {
+            auto st = RankedTensorType::get({rows, cols / blockSize}, b.getF32Type());
+            auto zt = RankedTensorType::get({rows, cols / blockSize}, storage);
+            auto sAttr = DenseElementsAttr::get(st, ArrayRef<float>(r.scales));
+            auto zAttr = DenseElementsAttr::get(zt, APInt(bits, 0));
+            qt = mlir::quant::UniformQuantizedSubChannelType::getChecked(
+                [&] { return c.emitError("block-wise quantized type: "); },
+                mlir::quant::QuantizationFlags::Signed, storage, b.getF32Type(), sAttr, zAttr,
+                ArrayRef<int32_t>{0, 1}, ArrayRef<int64_t>{1, blockSize}, -m, m);
+            if (!qt)
+              return signalPassFailure();
+          } else {
+            qt = mlir::quant::UniformQuantizedPerAxisType::get(
+                mlir::quant::QuantizationFlags::Signed, storage, b.getF32Type(), scales, zps,
+                /*quantizedDimension=*/0, -m, m);
+          }
           it = done.insert({c.getValue(), {q, RankedTensorType::get(type.getShape(), qt)}}).first;
         }
         b.setInsertionPoint(c);

@@ -136,6 +136,7 @@ struct TensorRec {
   std::vector<float> scales; ///< quantized tensors: per tensor or per axis
   std::vector<int64_t> zeroPoints;
   int32_t quantAxis = -1;
+  int32_t blockSize = 0;
 };
 
 struct InstrRec {
@@ -289,6 +290,17 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
         t.scales.assign(pa.getScales().begin(), pa.getScales().end());
         t.zeroPoints.assign(pa.getZeroPoints().begin(), pa.getZeroPoints().end());
         t.quantAxis = pa.getQuantizedDimension();
+      } else if (auto sc = dyn_cast<mlir::quant::UniformQuantizedSubChannelType>(et)) {
+        ArrayRef<int64_t> blocks = sc.getBlockSizes();
+        ArrayRef<int32_t> dims = sc.getQuantizedDimensions();
+        if (dims.size() != 2 || dims[0] != 0 || dims[1] != 1 || blocks[0] != 1)
+          return fail(&op, "only [1, B] blocks over a 2-d [out, in] weight are supported");
+        for (APFloat v : sc.getScales().getValues<APFloat>())
+          t.scales.push_back(float(v.convertToDouble()));
+        for (APInt v : sc.getZeroPoints().getValues<APInt>())
+          t.zeroPoints.push_back(v.getSExtValue());
+        t.quantAxis = 0;
+        t.blockSize = int32_t(blocks[1]);
       } else if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et)) {
         t.scales = {float(u.getScale())};
         t.zeroPoints = {u.getZeroPoint()};
@@ -381,6 +393,7 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
     if (opts.weightBits) {
       QuantizeWeightsOptions q;
       q.bits = opts.weightBits;
+      q.blockSize = opts.weightBlock;
       pm.addPass(createQuantizeWeights(q));
     }
     PlanMemoryOptions planOpts;
@@ -422,7 +435,7 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
       if (!t.scales.empty())
         qp = mub::CreateQuantParams(fb, fb.CreateVector(t.scales),
                                     t.zeroPoints.empty() ? 0 : fb.CreateVector(t.zeroPoints),
-                                    t.quantAxis, 0);
+                                    t.quantAxis, t.blockSize);
       ts.push_back(mub::CreateTensor(fb, fb.CreateString(t.name), t.dtype, fb.CreateVector(t.shape),
                                      fb.CreateVector(t.maxShape), t.storage, t.offset,
                                      t.storage == mub::Storage::Constant

@@ -47,7 +47,10 @@ int64_t normAxis(int64_t a, int64_t rank) { return a < 0 ? a + rank : a; }
 inline void quantOf(const TensorRef &t, int64_t i, double &scale, double &zp) {
   const QuantInfo &q = *t.quant;
   int64_t c = 0;
-  if (q.axis >= 0) {
+  if (q.blockSize > 0) { // [channels, in] with blocks along `in`
+    int64_t cols = t.shape.back();
+    c = (i / cols) * (cols / q.blockSize) + (i % cols) / q.blockSize;
+  } else if (q.axis >= 0) {
     int64_t stride = 1;
     for (size_t d = size_t(q.axis) + 1; d < t.shape.size(); ++d)
       stride *= t.shape[d];
@@ -141,7 +144,21 @@ const float *floatRow(const TensorRef &t, int64_t offset, int64_t n,
       buf[i] = tab[src[i]];
     return buf.data();
   }
-  if (t.dtype == DType::I8 && t.quant && !t.quant->zeroPoints) {
+  if (t.dtype == DType::I8 && t.quant && !t.quant->zeroPoints && t.quant->blockSize > 0 &&
+      n % t.quant->blockSize == 0 && offset % t.quant->blockSize == 0) {
+    // Block-wise int8: one scale per block of the row.
+    const int8_t *src = static_cast<const int8_t *>(t.data) + offset;
+    int64_t bsz = t.quant->blockSize;
+    for (int64_t b = 0; b < n; b += bsz) {
+      double scale, zp;
+      quantOf(t, offset + b, scale, zp);
+      float s = float(scale);
+      for (int64_t i = b; i < b + bsz; ++i)
+        buf[i] = float(src[i]) * s;
+    }
+    return buf.data();
+  }
+  if (t.dtype == DType::I8 && t.quant && !t.quant->zeroPoints && t.quant->blockSize == 0) {
     // Symmetric int8 (per tensor or per channel): one scale per row when the
     // row does not cross channels (the common [out, in] weight, axis 0).
     const int8_t *src = static_cast<const int8_t *>(t.data) + offset;

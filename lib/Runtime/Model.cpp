@@ -191,12 +191,17 @@ Status Model::verify() {
       if (const mub::QuantParams *q = t->quant()) {
         int64_t rank = int64_t(t->shape()->size());
         uint32_t ns = q->scale() ? q->scale()->size() : 0;
-        bool perTensor = ns == 1 && q->axis() < 0;
-        bool perAxis = q->axis() >= 0 && q->axis() < rank &&
+        bool perTensor = ns == 1 && q->axis() < 0 && q->block_size() == 0;
+        bool perAxis = q->axis() >= 0 && q->axis() < rank && q->block_size() == 0 &&
                        int64_t(ns) == t->max_shape()->Get(q->axis());
+        // Blocks: 2-d [channels, in] weight, channels on axis 0, blocks along in.
+        int64_t bs = q->block_size();
+        bool blocked = bs > 0 && rank == 2 && q->axis() == 0 && t->shape()->Get(1) > 0 &&
+                       t->shape()->Get(1) % bs == 0 &&
+                       int64_t(ns) == t->shape()->Get(0) * (t->shape()->Get(1) / bs);
         bool zpOk = !q->zero_point() || q->zero_point()->size() == 0 || q->zero_point()->size() == ns;
         DType dt = DType(t->dtype());
-        if ((!perTensor && !perAxis) || !zpOk || q->block_size() != 0 ||
+        if ((!perTensor && !perAxis && !blocked) || !zpOk || bs < 0 ||
             !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::I32))
           return Status::error(tensorDesc(p, i) + ": inconsistent quantization parameters");
       }

@@ -103,6 +103,7 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       quant[i].count = q->scale()->size();
       quant[i].zeroPoints = q->zero_point() && q->zero_point()->size() ? q->zero_point()->data() : nullptr;
       quant[i].axis = q->axis();
+      quant[i].blockSize = q->block_size();
       t[i].quant = &quant[i];
     }
     switch (d->storage()) {

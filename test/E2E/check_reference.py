@@ -2,7 +2,8 @@
 """Compile a ../shared stories checkpoint and compare mu-run's greedy output
 with reference.json (token ids and text) for every prompt.
 
-usage: check_reference.py MU_COMPILE MU_RUN MODEL_DIR FORMAT OUT_DIR [--run-args ARGS...]
+usage: check_reference.py MU_COMPILE MU_RUN MODEL_DIR FORMAT OUT_DIR
+                          [--run-args ARGS...] [--compile-args ARGS...]
 """
 import json
 import os
@@ -10,12 +11,18 @@ import subprocess
 import sys
 
 compile_, run, model_dir, fmt, out = sys.argv[1:6]
-run_args = sys.argv[7:] if len(sys.argv) > 6 and sys.argv[6] == "--run-args" else []
+run_args, compile_args, cur = [], [], None
+for a in sys.argv[6:]:
+    if a in ("--run-args", "--compile-args"):
+        cur = run_args if a == "--run-args" else compile_args
+    elif cur is not None:
+        cur.append(a)
 ref = json.load(open(os.path.join(model_dir, "reference.json")))
 os.makedirs(out, exist_ok=True)
-mub = os.path.join(out, f"{os.path.basename(model_dir)}-{fmt}.mub")
+tag = "-".join(x.strip("-").replace("=", "") for x in compile_args)
+mub = os.path.join(out, f"{os.path.basename(model_dir)}-{fmt}{'-' + tag if tag else ''}.mub")
 src = os.path.join(model_dir, "model." + fmt)
-subprocess.run([compile_, src, "-o", mub], check=True)
+subprocess.run([compile_, src, "-o", mub] + compile_args, check=True)
 failures = 0
 for p in ref["prompts"]:
     n = len(p["continuation_ids"])

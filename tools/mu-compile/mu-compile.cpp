@@ -79,6 +79,10 @@ static cl::opt<QuantScheme> quantScheme("quant",
                           "weight-only: symmetric per-channel int8 weights with "
                           "MSE-optimal scales; FP32 activations")),
     cl::cat(category));
+static cl::opt<int> weightBlock("weight-block",
+    cl::desc("With --quant=w8: one weight scale per block of N input elements "
+             "(32, 64, ...; 0 = per output channel, the default)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
                                        cl::init("cpu"), cl::cat(category));
 
@@ -254,8 +258,9 @@ int main(int argc, char **argv) {
     opts.target = targetName;
     if (quantScheme == QuantScheme::W8) {
       opts.weightBits = 8;
+      opts.weightBlock = weightBlock;
       opts.quantScheme = "w8";
-      opts.config.emplace_back("mu.quant", "w8");
+      opts.config.emplace_back("mu.quant", weightBlock > 0 ? "w8 block " + std::to_string(weightBlock) : "w8");
     }
     opts.sourceSha256 = fileSha256(inputPath);
     readConfigMetadata(inputPath, opts.config, opts.architecture);
@@ -268,6 +273,10 @@ int main(int argc, char **argv) {
     }
     if (!tokPath.empty() && !mu::importTokenizerJson(tokPath, opts.tokenizer, error)) {
       llvm::errs() << "mu-compile: error: " << error << "\n";
+      return 1;
+    }
+    if (weightBlock < 0 || (weightBlock > 0 && quantScheme != QuantScheme::W8)) {
+      llvm::errs() << "mu-compile: error: --weight-block needs --quant=w8 and a positive size\n";
       return 1;
     }
     if (maxSeq < 1) {

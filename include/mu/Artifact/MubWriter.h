@@ -41,6 +41,7 @@ struct MubOptions {
   int64_t maxCtx = 512;  ///< KV-cache capacity
   std::string target = "cpu";
   int weightBits = 0; ///< 0 = float weights; 8/16 = per-channel weight-only
+  int64_t weightBlock = 0; ///< > 0: one scale per block of N input elements
   std::string quantScheme = "none";
   std::string architecture;
   std::string sourceSha256;

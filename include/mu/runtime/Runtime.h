@@ -45,6 +45,9 @@ struct QuantInfo {
   const int64_t *zeroPoints = nullptr; ///< null = all zero (symmetric)
   int64_t count = 0;
   int32_t axis = -1;
+  /// > 0: one scale per block of `blockSize` elements along the last dim
+  /// within each channel of `axis` (scales laid out [channels, blocks]).
+  int32_t blockSize = 0;
 };
 
 /// A dense row-major tensor view; `data` is not owned.
