@@ -288,6 +288,142 @@ bool opcodeArity(mub::OpCode op, Arity &a) {
 }
 
 //===----------------------------------------------------------------------===//
+// Operand validation
+//===----------------------------------------------------------------------===//
+
+namespace {
+bool bcastOk(const Shape &a, const Shape &b) {
+  Shape out;
+  return broadcast(a, b, out) && out == b;
+}
+bool axisOk(int64_t a, size_t rank) { return a >= -int64_t(rank) && a < int64_t(rank); }
+} // namespace
+
+/// Checks what the kernels assume about dtypes, shapes and parameters, so a
+/// damaged artifact that passed the structural checks gets an error instead
+/// of an out-of-bounds access. Runs after shape inference, before execution.
+Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                     const std::vector<TensorRef *> &outs) {
+  OpCode op = in.op();
+  std::vector<int64_t> ints = intsOf(in);
+  auto bad = [&](const std::string &m) { return fail(in, m); };
+  for (size_t i = 0; i < ins.size(); ++i) {
+    bool optional = (op == OpCode::Linear && i == 2) || (op == OpCode::RmsNorm && i == 1) ||
+                    (op == OpCode::LayerNorm && i >= 1) || (op == OpCode::Attention && i >= 3);
+    if (!ins[i] && !optional)
+      return bad("missing operand " + std::to_string(i));
+  }
+  const TensorRef *x = ins.empty() ? nullptr : ins[0];
+  const TensorRef &o = *outs[0];
+  auto f32 = [](const TensorRef *t) { return !t || t->dtype == DType::F32; };
+  switch (op) {
+  case OpCode::Linear:
+    if (!f32(x) || !f32(&o) || x->shape.empty())
+      return bad("input and output must be f32");
+    if (ins[2] && ins[2]->numel() != ins[1]->shape[0])
+      return bad("bias size does not match the weight");
+    return Status::success();
+  case OpCode::MatMul: case OpCode::Softmax: case OpCode::Glu:
+    for (const TensorRef *t : ins)
+      if (!f32(t))
+        return bad("operands must be f32");
+    if (!f32(&o))
+      return bad("output must be f32");
+    if (op == OpCode::Softmax && (x->shape.empty() || !axisOk(ints.empty() ? -1 : ints[0], x->shape.size())))
+      return bad("bad axis");
+    return Status::success();
+  case OpCode::RmsNorm: case OpCode::LayerNorm: {
+    if (!f32(x) || !f32(&o) || x->shape.empty())
+      return bad("input and output must be f32");
+    for (size_t i = 1; i < ins.size(); ++i)
+      if (ins[i] && ins[i]->numel() != x->shape.back())
+        return bad("weight/bias size does not match the normalized dim");
+    return Status::success();
+  }
+  case OpCode::Rope:
+    if (!f32(x) || !f32(&o) || x->shape.size() < 2 || x->shape.back() % 2)
+      return bad("input must be f32 [..., seq, even head_dim]");
+    if (!bcastOk(ins[1]->shape, x->shape) || !bcastOk(ins[2]->shape, x->shape))
+      return bad("cos/sin do not broadcast to the input");
+    return Status::success();
+  case OpCode::Attention: {
+    for (TensorRef *t : outs)
+      if (!f32(t))
+        return bad("outputs must be f32");
+    const TensorRef *pk = ins[4], *pv = ins[5];
+    if ((pk == nullptr) != (pv == nullptr) || (outs.size() == 3) != (pk != nullptr))
+      return bad("past and present caches come together");
+    if (pk && (pk->shape.size() != 4 || pv->shape.size() != 4 || pk->shape[0] != ins[1]->shape[0] ||
+               pk->shape[1] != ins[1]->shape[1] || pk->shape[3] != ins[1]->shape[3] ||
+               pv->shape[1] != ins[2]->shape[1] || pv->shape[2] != pk->shape[2] ||
+               pv->shape[3] != ins[2]->shape[3]))
+      return bad("cache shapes do not match key/value");
+    if (ins[3]) {
+      int64_t T = (pk ? pk->shape[2] : 0) + ins[1]->shape[2];
+      Shape full = {x->shape[0], x->shape[1], x->shape[2], T};
+      if (ins[3]->shape.size() > 4 || !bcastOk(ins[3]->shape, full))
+        return bad("mask does not broadcast to [B, Hq, S, T]");
+    }
+    return Status::success();
+  }
+  case OpCode::Where:
+    if (ins[0]->dtype != DType::Bool || ins[1]->dtype != o.dtype || ins[2]->dtype != o.dtype)
+      return bad("condition must be bool and x, y, result share a dtype");
+    return Status::success();
+  case OpCode::Reshape: case OpCode::BroadcastTo: case OpCode::Transpose: case OpCode::Slice:
+  case OpCode::Split: case OpCode::Concat:
+    for (const TensorRef *t : ins)
+      if (t->dtype != o.dtype)
+        return bad("data movement must keep the dtype");
+    for (TensorRef *t : outs)
+      if (t->dtype != o.dtype)
+        return bad("data movement must keep the dtype");
+    if (op == OpCode::Concat) {
+      int64_t axis = ints.empty() ? 0 : ints[0];
+      if (!axisOk(axis, x->shape.size()))
+        return bad("bad axis");
+      axis = normAxis(axis, x->shape.size());
+      for (const TensorRef *t : ins)
+        for (size_t d = 0; d < x->shape.size(); ++d)
+          if (int64_t(d) != axis && t->shape[d] != x->shape[d])
+            return bad("inputs differ outside the concat axis");
+    }
+    if (op == OpCode::Split) {
+      int64_t axis = ints.empty() ? 0 : ints[0];
+      if (!axisOk(axis, x->shape.size()))
+        return bad("bad axis");
+      int64_t total = 0;
+      for (TensorRef *t : outs)
+        total += t->shape.size() == x->shape.size() ? t->shape[normAxis(axis, x->shape.size())] : -1;
+      if (total != x->shape[normAxis(axis, x->shape.size())])
+        return bad("pieces do not add up to the input");
+    }
+    return Status::success();
+  case OpCode::Gather:
+    if (x->shape.empty() || !axisOk(ints.empty() ? 0 : ints[0], x->shape.size()))
+      return bad("bad axis");
+    if (!x->quant && x->dtype != o.dtype)
+      return Status::success(); // converting path: element-wise loads/stores
+    return Status::success();
+  case OpCode::Dim:
+    if (o.dtype != DType::I64 || !axisOk(ints.empty() ? 0 : ints[0], x->shape.size()))
+      return bad("output must be i64 and the axis in range");
+    return Status::success();
+  case OpCode::ReduceSum: case OpCode::ReduceMean: case OpCode::ReduceMax: case OpCode::ReduceMin:
+    for (size_t i = 1; i < ints.size(); ++i)
+      if (!axisOk(ints[i], x->shape.size()))
+        return bad("bad axis");
+    return Status::success();
+  default:
+    if (isUnary(op) && x->dtype == DType::F32 && o.dtype != DType::F32)
+      return bad("output must be f32 like the input");
+    if (isBinary(op) && (ins[0]->dtype != ins[1]->dtype))
+      return bad("operand dtypes differ");
+    return Status::success();
+  }
+}
+
+//===----------------------------------------------------------------------===//
 // Shapes
 //===----------------------------------------------------------------------===//
 
@@ -359,6 +495,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   case OpCode::Concat: {
+    if (!axisOk(ints.empty() ? 0 : ints[0], shp(0).size()))
+      return fail(in, "bad axis");
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
     out[0] = shp(0);
     for (size_t i = 1; i < ins.size(); ++i) {
@@ -375,6 +513,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     if (int64_t(ints.size()) != 1 + 4 * n)
       return fail(in, "bad slice parameters");
     for (int64_t i = 0; i < n; ++i) {
+      if (!axisOk(ints[1 + i], out[0].size()) || ints[1 + 3 * n + i] == 0)
+        return fail(in, "bad slice axis or step");
       int64_t ax = normAxis(ints[1 + i], out[0].size());
       int64_t dim = shp(0)[ax], step = ints[1 + 3 * n + i];
       auto clampB = [&](int64_t v) {
@@ -388,6 +528,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   case OpCode::Split: {
+    if (!axisOk(ints.empty() ? 0 : ints[0], shp(0).size()))
+      return fail(in, "bad axis");
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
     int64_t used = 0, dynIdx = -1;
     for (size_t i = 0; i < declared.size(); ++i) {
@@ -404,6 +546,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   case OpCode::Gather: {
+    if (shp(0).empty() || !axisOk(ints.empty() ? 0 : ints[0], shp(0).size()))
+      return fail(in, "bad axis");
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
     out[0].assign(shp(0).begin(), shp(0).begin() + axis);
     out[0].insert(out[0].end(), shp(1).begin(), shp(1).end());
@@ -418,6 +562,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   case OpCode::Dim:
+    if (!axisOk(ints.empty() ? 0 : ints[0], shp(0).size()))
+      return fail(in, "bad axis");
     out[0] = {};
     return Status::success();
   case OpCode::ReduceSum: case OpCode::ReduceMean: case OpCode::ReduceMax:
@@ -425,8 +571,11 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     // ints: keepdims, axes...
     bool keep = ints.empty() || ints[0];
     std::vector<bool> red(shp(0).size(), ints.size() <= 1);
-    for (size_t i = 1; i < ints.size(); ++i)
+    for (size_t i = 1; i < ints.size(); ++i) {
+      if (!axisOk(ints[i], shp(0).size()))
+        return fail(in, "bad axis");
       red[normAxis(ints[i], shp(0).size())] = true;
+    }
     for (size_t i = 0; i < red.size(); ++i) {
       if (!red[i])
         out[0].push_back(shp(0)[i]);

@@ -37,6 +37,11 @@ Status inferShapes(const mub::Instr &instr,
                    const std::vector<Shape> &declared,
                    std::vector<Shape> &out);
 
+/// Checks operand dtypes/shapes/parameters against what the kernel assumes
+/// (after shape inference, before execution).
+Status checkOperands(const mub::Instr &instr, const std::vector<const TensorRef *> &ins,
+                     const std::vector<TensorRef *> &outs);
+
 /// Executes `instr`; output tensors already carry their shapes and storage.
 Status execute(const mub::Instr &instr,
                const std::vector<const TensorRef *> &ins,

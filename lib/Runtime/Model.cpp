@@ -12,6 +12,7 @@
 #include "mu/runtime/Runtime.h"
 #include "mub_generated.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -168,6 +169,21 @@ Status Model::verify() {
                            ") lies outside the data section or is misaligned");
   }
   uint32_t nstate = fb_->states() ? fb_->states()->size() : 0;
+  for (uint32_t k = 0; k < nstate; ++k) {
+    const mub::StateBuffer *sb = fb_->states()->Get(k);
+    int d = int(sb->dtype());
+    uint64_t n = 1;
+    bool ok = sb->name() && sb->max_shape() && d >= 0 && d <= int(mub::DType::Bool);
+    for (uint32_t j = 0; ok && sb->max_shape() && j < sb->max_shape()->size(); ++j) {
+      int64_t v = sb->max_shape()->Get(j);
+      ok = v >= 0 && v < (int64_t(1) << 32);
+      n *= uint64_t(ok ? v : 1);
+      ok = ok && n < (uint64_t(1) << 40);
+    }
+    if (!ok || sb->size() != n * dtypeSize(DType(sb->dtype())))
+      return Status::error("state buffer " + std::to_string(k) +
+                           ": size does not match its dtype and max_shape");
+  }
   for (const mub::Program *p : *fb_->programs()) {
     if (!p->name() || !p->tensors() || !p->instrs())
       return Status::error("a program lacks a name, tensors or instructions");
@@ -235,6 +251,18 @@ Status Model::verify() {
         return Status::error(tensorDesc(p, i) + ": unknown storage kind");
       }
     }
+    // The arena is exactly what the planner laid out: no larger than the
+    // end of its last slot (rounded to 64 bytes).
+    uint64_t arenaEnd = 0;
+    for (int i = 0; i < nt; ++i) {
+      const mub::Tensor *t = p->tensors()->Get(i);
+      if (t->storage() == mub::Storage::Arena || t->storage() == mub::Storage::Output)
+        arenaEnd = std::max<uint64_t>(arenaEnd, t->offset() + t->size());
+    }
+    if (p->arena_size() > alignTo(arenaEnd, kMubAlignment))
+      return Status::error("program '" + p->name()->str() + "': arena_size " +
+                           std::to_string(p->arena_size()) + " exceeds its tensors' extent " +
+                           std::to_string(arenaEnd));
     auto checkList = [&](const flatbuffers::Vector<int32_t> *v, const char *what, bool allowAbsent) -> Status {
       if (!v)
         return Status::success();

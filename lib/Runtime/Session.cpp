@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <new>
 
 namespace mu {
 namespace rt {
@@ -28,8 +29,13 @@ struct Session::Impl {
 
 Session::Session(const Model &model) : model_(model), impl_(new Impl()) {
   if (const auto *states = model.fb().states())
-    for (const mub::StateBuffer *s : *states)
-      impl_->states.emplace_back(size_t(s->size()), 0);
+    for (const mub::StateBuffer *s : *states) {
+      try {
+        impl_->states.emplace_back(size_t(s->size()), 0);
+      } catch (const std::bad_alloc &) {
+        impl_->states.emplace_back(); // reported by run(): state too small
+      }
+    }
   for (auto &s : impl_->states)
     peakBytes_ += s.size();
   resetState();
@@ -79,7 +85,12 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
     return Status::error("no program named '" + name + "'");
   auto &arena = impl_->arenas[name];
   if (arena.size() < p->arena_size()) {
-    arena.assign(size_t(p->arena_size()) + 64, 0);
+    try {
+      arena.assign(size_t(p->arena_size()) + 64, 0);
+    } catch (const std::bad_alloc &) {
+      return Status::error("program '" + name + "': cannot allocate its " +
+                           std::to_string(p->arena_size()) + "-byte arena");
+    }
     size_t total = 0;
     for (auto &a : impl_->arenas)
       total += a.second.size();
@@ -116,6 +127,10 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       ready[i] = true;
       break;
     case mub::Storage::State:
+      if (impl_->states[d->state()].size() < model_.fb().states()->Get(d->state())->size())
+        return Status::error("state buffer '" +
+                             model_.fb().states()->Get(d->state())->name()->str() +
+                             "' could not be allocated");
       t[i].data = impl_->states[d->state()].data();
       t[i].shape = impl_->stateShapes[d->state()];
       ready[i] = true;
@@ -197,7 +212,9 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       outs[o]->shape = shapes[o];
       ready[id] = true;
     }
-    s = execute(*in, ins, outs, impl_->scratch);
+    s = checkOperands(*in, ins, outs);
+    if (s.ok)
+      s = execute(*in, ins, outs, impl_->scratch);
     if (!s.ok) {
       if (index) std::fclose(index);
       return Status::error("program '" + name + "' instruction " + std::to_string(k) + ": " + s.message);
@@ -226,7 +243,13 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
         impl_->stateShapes[p->tensors()->Get(id)->state()] = t[id].shape;
   outputs.clear();
   for (int32_t id : *p->outputs()) {
-    HostTensor h = HostTensor::make(t[id].dtype, t[id].shape);
+    HostTensor h;
+    try {
+      h = HostTensor::make(t[id].dtype, t[id].shape);
+    } catch (const std::bad_alloc &) {
+      return Status::error("program '" + name + "': cannot allocate output '" +
+                           p->tensors()->Get(id)->name()->str() + "'");
+    }
     std::memcpy(h.storage.data(), t[id].data, h.storage.size());
     outputs.push_back(std::move(h));
   }
