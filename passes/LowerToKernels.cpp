@@ -98,17 +98,17 @@ FailureOr<KernelCall> describe(Operation *op) {
         k.name = "transpose";
         k.ints.assign(t.getPerm().begin(), t.getPerm().end());
       })
-      .Case([&](ConcatOp c) { k.name = "concat"; k.ints = {c.getAxis()}; })
+      .Case([&](ConcatOp c) { k.name = "concat"; k.ints = {int64_t(c.getAxis())}; })
       .Case([&](SliceOp s) {
         k.name = "slice";
         k.ints.push_back(int64_t(s.getAxes().size()));
         k.ints.append(concatInts(s.getAxes(), s.getStarts(), s.getEnds(), s.getSteps()));
       })
-      .Case([&](SplitOp s) { k.name = "split"; k.ints = {s.getAxis()}; })
-      .Case([&](GatherOp g) { k.name = "gather"; k.ints = {g.getAxis()}; })
+      .Case([&](SplitOp s) { k.name = "split"; k.ints = {int64_t(s.getAxis())}; })
+      .Case([&](GatherOp g) { k.name = "gather"; k.ints = {int64_t(g.getAxis())}; })
       .Case([&](RangeOp) { k.name = "range"; })
-      .Case([&](DimOp d) { k.name = "dim"; k.ints = {d.getAxis()}; })
-      .Case([&](SoftmaxOp s) { k.name = "softmax"; k.ints = {s.getAxis()}; })
+      .Case([&](DimOp d) { k.name = "dim"; k.ints = {int64_t(d.getAxis())}; })
+      .Case([&](SoftmaxOp s) { k.name = "softmax"; k.ints = {int64_t(s.getAxis())}; })
       .Case([&](ReduceSumOp r) { reduce("reduce_sum", r.getKeepdims(), r.getAxes()); })
       .Case([&](ReduceMeanOp r) { reduce("reduce_mean", r.getKeepdims(), r.getAxes()); })
       .Case([&](ReduceMaxOp r) { reduce("reduce_max", r.getKeepdims(), r.getAxes()); })

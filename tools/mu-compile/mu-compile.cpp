@@ -288,14 +288,13 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (kind == Emit::Kernels)
-    kind = Emit::Mlir; // buildMub left the planned muk programs in the module
 
   llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
     switch (kind) {
     case Emit::Mub:
       os.write(reinterpret_cast<const char *>(mub.data()), mub.size());
       break;
+    case Emit::Kernels: // the planned muk programs, as MLIR text
     case Emit::Mlir: {
       OpPrintingFlags flags;
       if (elideWeights)
