@@ -166,7 +166,7 @@ public:
     std::vector<int64_t> maxShape;
     uint64_t size = 0;
   };
-  std::vector<std::vector<uint8_t>> segments;
+  std::vector<MubSegment> segments;
   std::vector<StateRec> states;
 
 private:
@@ -266,11 +266,22 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
       if (it != segmentOf.end()) {
         seg = it->second;
       } else {
-        std::vector<uint8_t> bytes;
-        if (!constantBytes(c.getValue(), bytes, error))
+        MubSegment segData;
+        // Resource blobs already hold the runtime layout: reference them (no
+        // copy; they live as long as the module). Dense attributes are small
+        // and get converted.
+        auto res = dyn_cast<DenseResourceElementsAttr>(c.getValue());
+        AsmResourceBlob *blob = res ? res.getRawHandle().getBlob() : nullptr;
+        auto ctype = cast<RankedTensorType>(c.getType());
+        auto cdt = dtypeOf(ctype.getElementType());
+        if (blob && cdt && *cdt != mub::DType::Bool &&
+            blob->getData().size() == size_t(ctype.getNumElements()) * elemBytes(*cdt)) {
+          segData.view = blob->getData();
+        } else if (!constantBytes(c.getValue(), segData.owned, error)) {
           return fail(&op, error);
+        }
         seg = uint32_t(segments.size());
-        segments.push_back(std::move(bytes));
+        segments.push_back(std::move(segData));
         segmentOf[key] = seg;
       }
       int32_t id = tensorFor(c.getResult(), p, mub::Storage::Constant);
@@ -377,8 +388,8 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
 
 } // namespace
 
-bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &bytes,
-              std::string &error) {
+bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
+                std::string &error) {
   // Lower to kernel programs and plan memory (the module is updated in place).
   {
     std::string diag;
@@ -488,7 +499,7 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
       int32_t(opts.maxCtx));
   mub::FinishModelBuffer(fb, model);
 
-  MubHeader h;
+  MubHeader &h = art.header;
   std::memset(&h, 0, sizeof(h));
   std::memcpy(h.magic, "MUB\0", 4);
   h.formatVersion = kMubFormatVersion;
@@ -497,12 +508,44 @@ bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &byt
   h.dataOffset = alignTo(kMubHeaderSize + fb.GetSize(), kMubAlignment);
   h.dataSize = dataSize;
   h.fileSize = h.dataOffset + dataSize;
-  bytes.assign(size_t(h.fileSize), 0);
-  std::memcpy(bytes.data(), &h, sizeof(h));
-  std::memcpy(bytes.data() + kMubHeaderSize, fb.GetBufferPointer(), fb.GetSize());
-  for (size_t i = 0; i < lowering.segments.size(); ++i)
-    std::memcpy(bytes.data() + h.dataOffset + segOffsets[i], lowering.segments[i].data(),
-                lowering.segments[i].size());
+  art.flatbuffer.assign(fb.GetBufferPointer(), fb.GetBufferPointer() + fb.GetSize());
+  art.segmentOffsets = segOffsets;
+  art.segments = std::move(lowering.segments);
+  return true;
+}
+
+void MubArtifact::write(llvm::raw_ostream &os) const {
+  static const char zeros[kMubAlignment] = {};
+  os.write(reinterpret_cast<const char *>(&header), sizeof(header));
+  os.write(reinterpret_cast<const char *>(flatbuffer.data()), flatbuffer.size());
+  uint64_t at = kMubHeaderSize + flatbuffer.size();
+  auto padTo = [&](uint64_t target) {
+    while (at < target) {
+      uint64_t n = std::min<uint64_t>(target - at, kMubAlignment);
+      os.write(zeros, n);
+      at += n;
+    }
+  };
+  padTo(header.dataOffset);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    padTo(header.dataOffset + segmentOffsets[i]);
+    os.write(segments[i].data(), segments[i].size());
+    at += segments[i].size();
+  }
+}
+
+bool buildMub(ModuleOp module, const MubOptions &opts, std::vector<uint8_t> &bytes,
+              std::string &error) {
+  MubArtifact art;
+  if (!prepareMub(module, opts, art, error))
+    return false;
+  bytes.clear();
+  bytes.reserve(size_t(art.header.fileSize));
+  std::string buf;
+  llvm::raw_string_ostream os(buf);
+  art.write(os);
+  os.flush();
+  bytes.assign(buf.begin(), buf.end());
   return true;
 }
 

@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
   if (out.empty())
     out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
 
-  std::vector<uint8_t> mub;
+  mu::MubArtifact mub;
   if (kind == Emit::Mub || kind == Emit::Kernels) {
     if (!noKvCache) {
       std::string diag;
@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
       llvm::errs() << "mu-compile: error: --max-seq must be positive\n";
       return 1;
     }
-    if (!mu::buildMub(*module, opts, mub, error)) {
+    if (!mu::prepareMub(*module, opts, mub, error)) {
       llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
       return 1;
     }
@@ -292,7 +292,7 @@ int main(int argc, char **argv) {
   llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
     switch (kind) {
     case Emit::Mub:
-      os.write(reinterpret_cast<const char *>(mub.data()), mub.size());
+      mub.write(os);
       break;
     case Emit::Kernels: // the planned muk programs, as MLIR text
     case Emit::Mlir: {

@@ -11,7 +11,10 @@
 #ifndef MU_ARTIFACT_MUBWRITER_H
 #define MU_ARTIFACT_MUBWRITER_H
 
+#include "mu/Artifact/MubFormat.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
 #include <string>
@@ -49,9 +52,34 @@ struct MubOptions {
   TokenizerData tokenizer;
 };
 
+/// Bytes of one constant segment: a view of a weight blob owned by the
+/// module (no copy), or converted bytes owned here.
+struct MubSegment {
+  llvm::ArrayRef<char> view;
+  std::vector<uint8_t> owned;
+  const char *data() const {
+    return owned.empty() ? view.data() : reinterpret_cast<const char *>(owned.data());
+  }
+  size_t size() const { return owned.empty() ? view.size() : owned.size(); }
+};
+
+/// A serialized artifact ready to stream: header, FlatBuffer, segments. Views
+/// point into the module's weight blobs, so write it while the module lives.
+struct MubArtifact {
+  MubHeader header;
+  std::vector<uint8_t> flatbuffer;
+  std::vector<uint64_t> segmentOffsets;
+  std::vector<MubSegment> segments;
+  void write(llvm::raw_ostream &os) const;
+};
+
 /// Lowers `module` (fused mu graph) to kernel programs (mu-lower-to-kernels,
-/// mu-plan-memory; the module is updated in place) and serializes it into the
-/// bytes of a .mub file.
+/// [mu-quantize-weights,] mu-plan-memory; the module is updated in place) and
+/// serializes it. Weights are not copied: segments view the module's blobs.
+bool prepareMub(mlir::ModuleOp module, const MubOptions &options, MubArtifact &artifact,
+                std::string &error);
+
+/// prepareMub + write into a byte vector (tests and small models).
 bool buildMub(mlir::ModuleOp module, const MubOptions &options,
               std::vector<uint8_t> &bytes, std::string &error);
 
