@@ -198,6 +198,9 @@ int main(int argc, char **argv) {
   }
 
   if (!pplFile.empty()) {
+    if (gen.isEncoderDecoder())
+      return fail("--perplexity scores decoder-only artifacts; " + path +
+                  " is an encoder-decoder (encode/decode programs)");
     std::ifstream f(pplFile, std::ios::binary);
     if (!f)
       return fail(pplFile + ": cannot read");
