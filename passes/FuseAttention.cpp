@@ -17,10 +17,11 @@ using namespace mu;
 
 namespace {
 
-/// Peels the repeat-kv expansion: reshape([B,H,T,D] -> [B,H,1,T,D]) ->
+/// Peels the repeat-kv expansion: reshape(x -> [B,H,1,T,D]) ->
 /// broadcast_to([B,H,n,T,D]) -> reshape([B,H*n,T,D]). Returns the kv-head
-/// tensor, or `v` itself when there is no expansion.
-static Value peelRepeatKv(Value v) {
+/// tensor [B,H,T,D] (re-viewing x when canonicalization merged an earlier
+/// reshape into the first one), or `v` itself when there is no expansion.
+static Value peelRepeatKv(Value v, PatternRewriter &rw) {
   auto outer = def<ReshapeOp>(v);
   if (!outer)
     return v;
@@ -30,18 +31,21 @@ static Value peelRepeatKv(Value v) {
   auto inner = def<ReshapeOp>(bc.getInput());
   if (!inner)
     return v;
-  auto kv = inner.getInput().getType(); // [B, H, T, D]
-  auto ex = bc.getType();                // [B, H, n, T, D]
-  auto mid = inner.getType();            // [B, H, 1, T, D]
-  auto out = outer.getType();            // [B, H*n, T, D]
-  if (kv.getRank() != 4 || ex.getRank() != 5 || mid.getDimSize(2) != 1)
+  auto ex = bc.getType();     // [B, H, n, T, D]
+  auto mid = inner.getType(); // [B, H, 1, T, D]
+  auto out = outer.getType(); // [B, H*n, T, D]
+  if (ex.getRank() != 5 || mid.getRank() != 5 || out.getRank() != 4 || mid.getDimSize(2) != 1)
     return v;
-  int64_t h = kv.getDimSize(1), n = ex.getDimSize(2);
-  if (h == ShapedType::kDynamic || n == ShapedType::kDynamic ||
-      ex.getDimSize(1) != h || mid.getDimSize(1) != h ||
-      out.getDimSize(1) != h * n || kv.getDimSize(3) != out.getDimSize(3))
+  int64_t h = mid.getDimSize(1), n = ex.getDimSize(2);
+  if (h == ShapedType::kDynamic || n == ShapedType::kDynamic || ex.getDimSize(1) != h ||
+      out.getDimSize(1) != h * n || mid.getDimSize(4) != out.getDimSize(3))
     return v;
-  return inner.getInput();
+  auto kvType = RankedTensorType::get({mid.getDimSize(0), h, mid.getDimSize(3), mid.getDimSize(4)},
+                                      mid.getElementType());
+  Value src = inner.getInput();
+  if (src.getType() == kvType)
+    return src;
+  return ReshapeOp::create(rw, v.getLoc(), kvType, src);
 }
 
 /// True if `cond` is the strictly-upper-triangular "future key" predicate:
@@ -144,8 +148,14 @@ struct AttentionPattern : OpRewritePattern<MatMulOp> {
     auto kt = def<TransposeOp>(qk.getRhs());
     if (!kt || kt.getPerm() != ArrayRef<int64_t>{0, 1, 3, 2})
       return failure();
-    Value k = peelRepeatKv(kt.getInput());
-    Value v = peelRepeatKv(op.getRhs());
+    Value k = peelRepeatKv(kt.getInput(), rw);
+    Value v = peelRepeatKv(op.getRhs(), rw);
+    // Both or neither: grouped heads must agree between keys and values.
+    if (cast<RankedTensorType>(k.getType()).getDimSize(1) !=
+        cast<RankedTensorType>(v.getType()).getDimSize(1)) {
+      k = kt.getInput();
+      v = op.getRhs();
+    }
     auto qt = cast<RankedTensorType>(q.getType());
     if (qt.getRank() != 4 || cast<RankedTensorType>(k.getType()).getRank() != 4 ||
         cast<RankedTensorType>(v.getType()).getRank() != 4 ||

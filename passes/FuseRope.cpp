@@ -143,9 +143,25 @@ struct InterleavedPattern : OpRewritePattern<ReshapeOp> {
       imOk |= mulBy(im->getOperand(i), x0) == s &&
               mulBy(im->getOperand(1 - i), x1) == c;
     auto pr = def<ReshapeOp>(pairs);
-    if (!imOk || !pr || pr.getInput().getType() != op.getType())
+    if (!imOk || !pr)
       return failure();
     Value x = pr.getInput();
+    // The flattening reshape may have been merged with a later one (e.g.
+    // repeat-kv's unsqueeze): accept any view of x that only adds or drops
+    // unit dims, and re-view the rope result the same way.
+    auto stripUnit = [](RankedTensorType t) {
+      SmallVector<int64_t> d;
+      for (int64_t v : t.getShape())
+        if (v != 1)
+          d.push_back(v);
+      return d;
+    };
+    auto xt = cast<RankedTensorType>(x.getType());
+    if (xt.getShape().back() != op.getType().getShape().back() &&
+        stripUnit(xt) != stripUnit(op.getType()))
+      return failure();
+    if (stripUnit(xt) != stripUnit(op.getType()))
+      return failure();
     auto widen = [&](Value t) -> Value {
       auto tt = cast<RankedTensorType>(t.getType());
       SmallVector<int64_t> s1(tt.getShape()), s2, s3;
@@ -164,11 +180,15 @@ struct InterleavedPattern : OpRewritePattern<ReshapeOp> {
                                v);
     };
     auto ct = cast<RankedTensorType>(c.getType());
-    if (ct.getShape().empty() || ct.getShape().back() * 2 != op.getType().getShape().back())
+    if (ct.getShape().empty() || ct.getShape().back() * 2 != xt.getShape().back())
       return failure();
     Value cw = widen(c), sw = widen(s);
-    rw.replaceOpWithNewOp<RopeOp>(
-        op, x, cw, sw, RopeModeAttr::get(rw.getContext(), RopeMode::interleaved));
+    Value rope = RopeOp::create(rw, op.getLoc(), x, cw, sw,
+                                RopeModeAttr::get(rw.getContext(), RopeMode::interleaved));
+    if (rope.getType() == op.getType())
+      rw.replaceOp(op, rope);
+    else
+      rw.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), rope);
     return success();
   }
 };

@@ -260,6 +260,30 @@ def onnx_gelu_tanh(g, x):
     return g.node("Mul", [g.node("Mul", [g.const(0.5, np.float32), x]), t])
 
 
+def onnx_rope_tables_half(g, ids, s):
+    """cos/sin over [seq, head_dim/2] (interleaved layout uses each twice)."""
+    seq = g.dim(ids, 1)
+    r = g.node("Range", [g.const(0), g.node("Cast", [seq], to=7), g.const(1)])
+    rf = g.node("Cast", [r], to=1)
+    hd = s["head_dim"]
+    inv = 1.0 / (s["theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    freqs = g.node("Mul", [g.node("Unsqueeze", [rf, g.const([1])]), g.const(inv.reshape(1, -1), np.float32)])
+    return g.node("Cos", [freqs]), g.node("Sin", [freqs])
+
+
+def onnx_rope_interleaved(g, x, cos, sin, hd):
+    """GPT-J / llama2.c pairs (2i, 2i+1): view as [..., d/2, 2], rotate, flatten."""
+    b0, h, sq = g.dim(x, 0), g.dim(x, 1), g.dim(x, 2)
+    pairs = g.node("Reshape", [x, g.shape_of(b0, h, sq, hd // 2, 2)])
+    x0 = g.node("Gather", [pairs, g.const(0)], axis=-1)
+    x1 = g.node("Gather", [pairs, g.const(1)], axis=-1)
+    re = g.node("Sub", [g.node("Mul", [x0, cos]), g.node("Mul", [x1, sin])])
+    im = g.node("Add", [g.node("Mul", [x0, sin]), g.node("Mul", [x1, cos])])
+    st = g.node("Concat", [g.node("Unsqueeze", [re, g.const([-1])]),
+                           g.node("Unsqueeze", [im, g.const([-1])])], axis=-1)
+    return g.node("Reshape", [st, g.shape_of(b0, h, sq, hd)])
+
+
 def onnx_rope_tables(g, ids, s):
     seq = g.dim(ids, 1)
     r = g.node("Range", [g.const(0), g.node("Cast", [seq], to=7), g.const(1)])
@@ -291,8 +315,9 @@ def onnx_attention(g, xq, xkv, w, p, s, bias, rope, mask):
 
     q, k, v = heads(xq, "q_proj", hq, sq), heads(xkv, "k_proj", hkv, skv), heads(xkv, "v_proj", hkv, skv)
     if rope:
-        q = onnx_rotate_half(g, q, rope[0], rope[1], hd)
-        k = onnx_rotate_half(g, k, rope[0], rope[1], hd)
+        fn = onnx_rope_interleaved if s.get("rope") == "interleaved" else onnx_rotate_half
+        q = fn(g, q, rope[0], rope[1], hd)
+        k = fn(g, k, rope[0], rope[1], hd)
     rep = hq // hkv
     if rep > 1:
         def repeat(t):
@@ -319,6 +344,8 @@ def write_onnx(path, s, w):
     if s["arch"] == "decoder":
         ids = "input_ids"
         cos, sin, mask = onnx_rope_tables(g, ids, s)
+        if s.get("rope") == "interleaved":
+            cos, sin = onnx_rope_tables_half(g, ids, s)
         x = g.node("Gather", [g.weight("model.embed_tokens.weight", w["model.embed_tokens.weight"]), ids])
         for i in range(s["layers"]):
             p = f"model.layers.{i}."
@@ -375,8 +402,11 @@ def main():
     ap.add_argument("--format", choices=["safetensors", "onnx", "both"], default="both")
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rope", choices=["rotate_half", "interleaved"], default="rotate_half",
+                    help="RoPE layout of the ONNX export (safetensors always uses HF rotate_half)")
     a = ap.parse_args()
-    s = SHAPES[a.shape]
+    s = dict(SHAPES[a.shape])
+    s["rope"] = a.rope
     os.makedirs(a.out, exist_ok=True)
     w = make_weights(s, np.random.default_rng(a.seed))
     n = sum(v.size for v in w.values())

@@ -53,8 +53,16 @@ Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, i
   HostTensor in = HostTensor::make(DType::I64, {1, int64_t(ids.size())});
   for (size_t i = 0; i < ids.size(); ++i)
     in.as<int64_t>()[i] = ids[i];
+  // An exported encoder-decoder graph takes two token inputs (source and
+  // decoder ids): both get `ids`.
+  std::vector<TensorRef> inputs;
+  if (const mub::Program *p = model_.program("main"))
+    for (uint32_t i = 0; p->inputs() && i < p->inputs()->size(); ++i)
+      inputs.push_back(in.ref());
+  if (inputs.empty())
+    inputs.push_back(in.ref());
   std::vector<HostTensor> outs;
-  Status s = session_.run("main", {in.ref()}, outs);
+  Status s = session_.run("main", inputs, outs);
   if (!s.ok)
     return s;
   if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)

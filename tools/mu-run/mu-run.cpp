@@ -143,9 +143,9 @@ int main(int argc, char **argv) {
   app.add_option("--perplexity", pplFile, "report the perplexity of a text file");
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
   app.add_option("--compare", comparePath,
-                 "with --perplexity: also run this artifact (e.g. the quantized model) on the "
-                 "same windows and report mean KL(model || other), top-1 agreement and both "
-                 "perplexities");
+                 "also run this artifact (e.g. the quantized model) on the same tokens: with "
+                 "--perplexity report both perplexities, mean KL(model || other) and top-1 "
+                 "agreement; with a prompt, compare the logits at every prompt position");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
@@ -303,6 +303,44 @@ int main(int argc, char **argv) {
     ids = tok.encode(prompt, true);
   if (ids.empty())
     return fail("the prompt is empty and the tokenizer adds no BOS");
+  if (!comparePath.empty()) {
+    std::unique_ptr<Model> other = Model::load(comparePath, st);
+    if (!other)
+      return fail(st.message);
+    Session otherSession(*other);
+    Generator otherGen(*other, otherSession);
+    std::vector<float> a, b;
+    int64_t va = 0, vb = 0;
+    st = gen.logits(ids, a, va);
+    if (!st.ok)
+      return fail(st.message);
+    st = otherGen.logits(ids, b, vb);
+    if (!st.ok)
+      return fail(comparePath + ": " + st.message);
+    if (va != vb)
+      return fail("--compare: vocabularies differ");
+    double maxDiff = 0, kl = 0;
+    int64_t agree = 0, n = int64_t(ids.size());
+    for (int64_t i = 0; i < n; ++i) {
+      const float *ra = a.data() + i * va, *rb = b.data() + i * va;
+      double ma = *std::max_element(ra, ra + va), mb = *std::max_element(rb, rb + va);
+      double sa = 0, sb = 0;
+      for (int64_t v = 0; v < va; ++v) {
+        sa += std::exp(double(ra[v]) - ma);
+        sb += std::exp(double(rb[v]) - mb);
+        maxDiff = std::max(maxDiff, double(std::fabs(ra[v] - rb[v])));
+      }
+      for (int64_t v = 0; v < va; ++v) {
+        double lp = ra[v] - ma - std::log(sa), lq = rb[v] - mb - std::log(sb);
+        kl += std::exp(lp) * (lp - lq);
+      }
+      agree += std::max_element(ra, ra + va) - ra == std::max_element(rb, rb + va) - rb;
+    }
+    std::printf("compare: %lld positions, max |logit diff| %.3g, mean KL %.3g, top-1 agreement "
+                "%.2f%%\n",
+                (long long)n, maxDiff, kl / double(n), 100.0 * double(agree) / double(n));
+    return 0;
+  }
   if (verifySteps > 0) {
     double diff;
     int mismatches;
