@@ -260,17 +260,6 @@ def onnx_gelu_tanh(g, x):
     return g.node("Mul", [g.node("Mul", [g.const(0.5, np.float32), x]), t])
 
 
-def onnx_rope_tables_half(g, ids, s):
-    """cos/sin over [seq, head_dim/2] (interleaved layout uses each twice)."""
-    seq = g.dim(ids, 1)
-    r = g.node("Range", [g.const(0), g.node("Cast", [seq], to=7), g.const(1)])
-    rf = g.node("Cast", [r], to=1)
-    hd = s["head_dim"]
-    inv = 1.0 / (s["theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
-    freqs = g.node("Mul", [g.node("Unsqueeze", [rf, g.const([1])]), g.const(inv.reshape(1, -1), np.float32)])
-    return g.node("Cos", [freqs]), g.node("Sin", [freqs])
-
-
 def onnx_rope_interleaved(g, x, cos, sin, hd):
     """GPT-J / llama2.c pairs (2i, 2i+1): view as [..., d/2, 2], rotate, flatten."""
     b0, h, sq = g.dim(x, 0), g.dim(x, 1), g.dim(x, 2)
@@ -285,13 +274,16 @@ def onnx_rope_interleaved(g, x, cos, sin, hd):
 
 
 def onnx_rope_tables(g, ids, s):
+    """Positions 0..seq-1 -> (cos, sin, causal mask). rotate_half tables are
+    [seq, head_dim] (frequencies repeated); interleaved ones [seq, head_dim/2]
+    (each entry serves a pair)."""
     seq = g.dim(ids, 1)
     r = g.node("Range", [g.const(0), g.node("Cast", [seq], to=7), g.const(1)])
     rf = g.node("Cast", [r], to=1)
     hd = s["head_dim"]
     inv = 1.0 / (s["theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
     freqs = g.node("Mul", [g.node("Unsqueeze", [rf, g.const([1])]), g.const(inv.reshape(1, -1), np.float32)])
-    emb = g.node("Concat", [freqs, freqs], axis=-1)
+    emb = freqs if s.get("rope") == "interleaved" else g.node("Concat", [freqs, freqs], axis=-1)
     mask = g.node("Greater", [g.node("Unsqueeze", [r, g.const([0])]), g.node("Unsqueeze", [r, g.const([1])])])
     return g.node("Cos", [emb]), g.node("Sin", [emb]), mask
 
@@ -344,8 +336,6 @@ def write_onnx(path, s, w):
     if s["arch"] == "decoder":
         ids = "input_ids"
         cos, sin, mask = onnx_rope_tables(g, ids, s)
-        if s.get("rope") == "interleaved":
-            cos, sin = onnx_rope_tables_half(g, ids, s)
         x = g.node("Gather", [g.weight("model.embed_tokens.weight", w["model.embed_tokens.weight"]), ids])
         for i in range(s["layers"]):
             p = f"model.layers.{i}."

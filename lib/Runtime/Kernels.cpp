@@ -949,38 +949,28 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
   }
   case OpCode::Gather: {
     const TensorRef &data = *ins[0], &idx = *ins[1];
-    if (data.quant || data.dtype != o.dtype) {
-      // Dequantizing / converting gather: element by element.
-      int64_t axis = normAxis(ints.empty() ? 0 : ints[0], data.shape.size());
-      int64_t outer = 1, inner = 1, dim = data.shape[axis];
-      for (int64_t i = 0; i < axis; ++i) outer *= data.shape[i];
-      for (size_t i = axis + 1; i < data.shape.size(); ++i) inner *= data.shape[i];
-      int64_t ni = idx.numel();
-      for (int64_t b = 0; b < outer; ++b)
-        for (int64_t j = 0; j < ni; ++j) {
-          int64_t k = loadI(idx, j);
-          if (k < 0) k += dim;
-          if (k < 0 || k >= dim)
-            return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(dim) + ")");
-          for (int64_t e = 0; e < inner; ++e)
-            storeD(o, (b * ni + j) * inner + e, loadD(data, (b * dim + k) * inner + e));
-        }
-      return Status::success();
-    }
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], data.shape.size());
     int64_t outer = 1, inner = 1, dim = data.shape[axis];
     for (int64_t i = 0; i < axis; ++i) outer *= data.shape[i];
     for (size_t i = axis + 1; i < data.shape.size(); ++i) inner *= data.shape[i];
     int64_t ni = idx.numel();
     size_t es = dtypeSize(data.dtype);
+    // Quantized or converting tables are read element by element (dequantize
+    // / convert); same-dtype tables copy whole slices.
+    bool convert = data.quant || data.dtype != o.dtype;
     for (int64_t b = 0; b < outer; ++b)
       for (int64_t j = 0; j < ni; ++j) {
         int64_t k = loadI(idx, j);
         if (k < 0) k += dim;
         if (k < 0 || k >= dim)
           return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(dim) + ")");
-        std::memcpy(static_cast<uint8_t *>(o.data) + ((b * ni + j) * inner) * es,
-                    static_cast<const uint8_t *>(data.data) + ((b * dim + k) * inner) * es, inner * es);
+        int64_t dst = (b * ni + j) * inner, src = (b * dim + k) * inner;
+        if (convert)
+          for (int64_t e = 0; e < inner; ++e)
+            storeD(o, dst + e, loadD(data, src + e));
+        else
+          std::memcpy(static_cast<uint8_t *>(o.data) + dst * es,
+                      static_cast<const uint8_t *>(data.data) + src * es, inner * es);
       }
     return Status::success();
   }
