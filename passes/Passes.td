@@ -103,6 +103,19 @@ def KvCache : Pass<"mu-kv-cache", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
 }
 
+def NameOps : Pass<"mu-name-ops", "mlir::ModuleOp"> {
+  let summary = "unique, readable NameLoc on every graph op";
+  let description = [{
+    Ops reading a named weight take the weight's module path
+    (`model.layers.0.self_attn.q_proj` from `...q_proj.weight`); others are
+    named `<module of the last weight-reading op>.<kind>` (`#k` suffixes keep
+    names unique per function). Existing NameLocs are kept (uniqued). Run
+    before `mu-kv-cache`: the cached programs are clones and keep the names,
+    so calibration statistics keyed by tensor name apply to every program.
+  }];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
 def LowerToKernels : Pass<"mu-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "mu graph -> muk kernel program (one op per runtime kernel)";
   let description = [{

@@ -2,6 +2,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
 
 #include <algorithm>
@@ -86,9 +87,10 @@ struct PlanMemoryPass : mu::impl::PlanMemoryBase<PlanMemoryPass> {
       };
       auto bytesOf = [&](Value v) {
         auto t = cast<RankedTensorType>(v.getType());
-        uint64_t bytes = t.getElementType().isInteger(1)
-                             ? 1
-                             : std::max<uint64_t>(1, t.getElementTypeBitWidth() / 8);
+        Type et = t.getElementType();
+        if (auto q = dyn_cast<mlir::quant::QuantizedType>(et))
+          et = q.getStorageType();
+        uint64_t bytes = et.isInteger(1) ? 1 : std::max<uint64_t>(1, et.getIntOrFloatBitWidth() / 8);
         for (int64_t d : t.getShape())
           bytes *= uint64_t(d == ShapedType::kDynamic ? bound : d);
         return alignUp(std::max<uint64_t>(bytes, 1));

@@ -10,6 +10,8 @@
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
@@ -22,6 +24,13 @@
 namespace muk {
 /// The runtime opcode name of a muk op ("" for other ops).
 llvm::StringRef opcodeName(mlir::Operation *op);
+
+/// Names of the kernel results of a function body (`block`), as the .mub
+/// writer records them: the op's NameLoc name (`:k` for result k > 0), else
+/// `<kind>`; `/n` suffixes make repeats unique (one graph op lowered to
+/// several kernels). Calibration statistics and
+/// reports are keyed by these names.
+llvm::DenseMap<mlir::Value, std::string> kernelResultNames(mlir::Block &block);
 } // namespace muk
 
 #endif // MU_DIALECTS_KERNEL_MUKOPS_H

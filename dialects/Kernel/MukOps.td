@@ -84,5 +84,10 @@ def Muk_LinearOp : Muk_KernelOp<"linear", "Linear">;
 def Muk_GluOp : Muk_KernelOp<"glu", "Glu">;
 def Muk_RopeOp : Muk_KernelOp<"rope", "Rope">;
 def Muk_AttentionOp : Muk_KernelOp<"attention", "Attention">;
+// f32 -> !quant.uniform integer tensor (round half even, saturate), and back.
+// The kernel-level form of upstream quant.qcast / quant.dcast: planned and
+// serialized like every kernel.
+def Muk_QuantizeOp : Muk_KernelOp<"quantize", "Quantize">;
+def Muk_DequantizeOp : Muk_KernelOp<"dequantize", "Dequantize">;
 
 #endif // MUK_OPS_TD

@@ -38,6 +38,15 @@ namespace mu {
 namespace {
 
 std::optional<mub::DType> dtypeOf(Type t) {
+  if (auto q = dyn_cast<mlir::quant::QuantizedType>(t)) {
+    if (q.getStorageTypeIntegralWidth() == 8)
+      return q.isSigned() ? mub::DType::I8 : mub::DType::U8;
+    if (q.getStorageTypeIntegralWidth() == 16 && q.isSigned())
+      return mub::DType::I16;
+    if (q.getStorageTypeIntegralWidth() == 32 && q.isSigned())
+      return mub::DType::I32;
+    return std::nullopt;
+  }
   if (t.isF32()) return mub::DType::F32;
   if (t.isF16()) return mub::DType::F16;
   if (t.isBF16()) return mub::DType::BF16;
@@ -139,6 +148,38 @@ struct TensorRec {
   int32_t blockSize = 0;
 };
 
+/// Fills the quantization parameters of `t` from a quantized element type;
+/// returns a reason if the type is not representable.
+std::string quantParamsOf(Type et, TensorRec &t) {
+  t.scales.clear();
+  t.zeroPoints.clear();
+  if (auto pa = dyn_cast<mlir::quant::UniformQuantizedPerAxisType>(et)) {
+    t.scales.assign(pa.getScales().begin(), pa.getScales().end());
+    t.zeroPoints.assign(pa.getZeroPoints().begin(), pa.getZeroPoints().end());
+    t.quantAxis = pa.getQuantizedDimension();
+  } else if (auto sc = dyn_cast<mlir::quant::UniformQuantizedSubChannelType>(et)) {
+    ArrayRef<int64_t> blocks = sc.getBlockSizes();
+    ArrayRef<int32_t> dims = sc.getQuantizedDimensions();
+    if (dims.size() != 2 || dims[0] != 0 || dims[1] != 1 || blocks[0] != 1)
+      return "only [1, B] blocks over a 2-d [out, in] weight are supported";
+    for (APFloat v : sc.getScales().getValues<APFloat>())
+      t.scales.push_back(float(v.convertToDouble()));
+    for (APInt v : sc.getZeroPoints().getValues<APInt>())
+      t.zeroPoints.push_back(v.getSExtValue());
+    t.quantAxis = 0;
+    t.blockSize = int32_t(blocks[1]);
+  } else if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et)) {
+    t.scales = {float(u.getScale())};
+    t.zeroPoints = {u.getZeroPoint()};
+    t.quantAxis = -1;
+  } else {
+    return "unsupported quantized type";
+  }
+  if (llvm::all_of(t.zeroPoints, [](int64_t z) { return z == 0; }))
+    t.zeroPoints.clear();
+  return "";
+}
+
 struct InstrRec {
   mub::OpCode op;
   std::vector<int32_t> ins, outs;
@@ -183,6 +224,7 @@ private:
   const MubOptions &opts;
   std::string &error;
   DenseMap<Value, int32_t> ids;
+  DenseMap<Value, std::string> kernelNames; // of the current program
   DenseMap<Attribute, uint32_t> segmentOf; // shared across programs
   unsigned counter = 0;
   int64_t bound = 0;
@@ -210,8 +252,11 @@ int32_t Serializer::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
     return it->second;
   auto type = cast<RankedTensorType>(v.getType());
   TensorRec t;
-  t.name = valueName(v, counter++);
+  auto kn = kernelNames.find(v);
+  t.name = kn != kernelNames.end() ? kn->second : valueName(v, counter++);
   t.dtype = *dtypeOf(type.getElementType());
+  if (isa<mlir::quant::QuantizedType>(type.getElementType()))
+    quantParamsOf(type.getElementType(), t);
   uint64_t n = 1;
   for (int64_t d : type.getShape()) {
     t.shape.push_back(d == ShapedType::kDynamic ? -1 : d);
@@ -230,6 +275,7 @@ int32_t Serializer::tensorFor(Value v, ProgramRec &p, mub::Storage storage) {
 
 bool Serializer::program(func::FuncOp f, ProgramRec &p) {
   ids.clear();
+  kernelNames = muk::kernelResultNames(f.getBody().front());
   p.name = f.getSymName().str();
   auto ms = f->getAttrOfType<IntegerAttr>("muk.max_seq");
   auto arena = f->getAttrOfType<IntegerAttr>("muk.arena_size");
@@ -297,30 +343,8 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
         return fail(&op, "quant.scast of something other than a constant");
       TensorRec t = p.tensors[it->second];
       Type et = cast<RankedTensorType>(sc.getType()).getElementType();
-      if (auto pa = dyn_cast<mlir::quant::UniformQuantizedPerAxisType>(et)) {
-        t.scales.assign(pa.getScales().begin(), pa.getScales().end());
-        t.zeroPoints.assign(pa.getZeroPoints().begin(), pa.getZeroPoints().end());
-        t.quantAxis = pa.getQuantizedDimension();
-      } else if (auto sc = dyn_cast<mlir::quant::UniformQuantizedSubChannelType>(et)) {
-        ArrayRef<int64_t> blocks = sc.getBlockSizes();
-        ArrayRef<int32_t> dims = sc.getQuantizedDimensions();
-        if (dims.size() != 2 || dims[0] != 0 || dims[1] != 1 || blocks[0] != 1)
-          return fail(&op, "only [1, B] blocks over a 2-d [out, in] weight are supported");
-        for (APFloat v : sc.getScales().getValues<APFloat>())
-          t.scales.push_back(float(v.convertToDouble()));
-        for (APInt v : sc.getZeroPoints().getValues<APInt>())
-          t.zeroPoints.push_back(v.getSExtValue());
-        t.quantAxis = 0;
-        t.blockSize = int32_t(blocks[1]);
-      } else if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et)) {
-        t.scales = {float(u.getScale())};
-        t.zeroPoints = {u.getZeroPoint()};
-        t.quantAxis = -1;
-      } else {
-        return fail(&op, "unsupported quantized type");
-      }
-      if (llvm::all_of(t.zeroPoints, [](int64_t z) { return z == 0; }))
-        t.zeroPoints.clear();
+      if (std::string why = quantParamsOf(et, t); !why.empty())
+        return fail(&op, why);
       t.name += ".q";
       p.tensors.push_back(t);
       ids[sc.getResult()] = int32_t(p.tensors.size() - 1);

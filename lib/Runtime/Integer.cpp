@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace mu {
 namespace rt {
@@ -26,31 +27,66 @@ bool quantizeMultiplier(double real, FixedPointMultiplier &out) {
   return true;
 }
 
-int32_t applyMultiplier(int32_t acc, FixedPointMultiplier m) {
-  int64_t r = int64_t(acc) * int64_t(m.multiplier);
-  r = (r + (int64_t(1) << (m.shift - 1))) >> m.shift;
-  return int32_t(std::clamp<int64_t>(r, std::numeric_limits<int32_t>::min(),
-                                     std::numeric_limits<int32_t>::max()));
+int32_t applyMultiplier(int64_t acc, FixedPointMultiplier m) {
+  __int128 r = __int128(acc) * m.multiplier;
+  r = (r + (__int128(1) << (m.shift - 1))) >> m.shift;
+  if (r > std::numeric_limits<int32_t>::max())
+    return std::numeric_limits<int32_t>::max();
+  if (r < std::numeric_limits<int32_t>::min())
+    return std::numeric_limits<int32_t>::min();
+  return int32_t(r);
 }
 
-int32_t requantize(int32_t acc, FixedPointMultiplier m, int32_t zeroPoint, int32_t qmin,
+int32_t requantize(int64_t acc, FixedPointMultiplier m, int32_t zeroPoint, int32_t qmin,
                    int32_t qmax) {
   int64_t r = int64_t(applyMultiplier(acc, m)) + zeroPoint;
   return int32_t(std::clamp<int64_t>(r, qmin, qmax));
 }
 
+namespace {
+template <typename W>
+void linearAccImpl(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const W *w,
+                   int64_t n, const int32_t *bias, int64_t *acc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t *xr = x + r * k;
+    for (int64_t c = 0; c < n; ++c) {
+      const W *wr = w + c * k;
+      int64_t a = bias ? bias[c] : 0;
+      for (int64_t i = 0; i < k; ++i)
+        a += int64_t(xr[i] - xZero) * int64_t(wr[i]);
+      acc[r * n + c] = a;
+    }
+  }
+}
+} // namespace
+
+void linearAcc(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const int8_t *w,
+               int64_t n, const int32_t *bias, int64_t *acc) {
+  linearAccImpl(x, rows, k, xZero, w, n, bias, acc);
+}
+
+void linearAcc(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const int16_t *w,
+               int64_t n, const int32_t *bias, int64_t *acc) {
+  linearAccImpl(x, rows, k, xZero, w, n, bias, acc);
+}
+
 void linearInt(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const int8_t *w,
                int64_t n, const int32_t *bias, const FixedPointMultiplier *mult,
                int32_t yZero, int32_t yMin, int32_t yMax, int32_t *y) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < n; ++c) {
-      int64_t acc = bias ? bias[c] : 0;
-      for (int64_t i = 0; i < k; ++i)
-        acc += int64_t(x[r * k + i] - xZero) * int64_t(w[c * k + i]);
-      int32_t acc32 = int32_t(std::clamp<int64_t>(acc, std::numeric_limits<int32_t>::min(),
-                                                  std::numeric_limits<int32_t>::max()));
-      y[r * n + c] = requantize(acc32, mult[c], yZero, yMin, yMax);
-    }
+  std::vector<int64_t> acc(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
+    linearAcc(x + r * k, 1, k, xZero, w, n, bias, acc.data());
+    for (int64_t c = 0; c < n; ++c)
+      y[r * n + c] = requantize(acc[size_t(c)], mult[c], yZero, yMin, yMax);
+  }
+}
+
+int32_t quantizeValue(float v, float scale, int32_t zeroPoint, int32_t qmin, int32_t qmax) {
+  float q = std::nearbyint(v / scale); // FE_TONEAREST: ties to even
+  if (std::isnan(q))
+    return std::clamp<int32_t>(zeroPoint, qmin, qmax);
+  double r = double(q) + zeroPoint;
+  return int32_t(std::clamp<double>(r, qmin, qmax));
 }
 
 } // namespace rt

@@ -10,6 +10,7 @@
 #include "Kernels.h"
 
 #include "mu/Support/Half.h"
+#include "mu/runtime/Integer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -283,6 +284,7 @@ bool opcodeArity(mub::OpCode op, Arity &a) {
   case OpCode::Glu: a = {2, 2, 1, 1}; return true;
   case OpCode::Rope: a = {3, 3, 1, 1}; return true;
   case OpCode::Attention: a = {6, 6, 1, 3}; return true;
+  case OpCode::Quantize: case OpCode::Dequantize: a = {1, 1, 1, 1}; return true;
   default: return false;
   }
 }
@@ -297,6 +299,12 @@ bool bcastOk(const Shape &a, const Shape &b) {
   return broadcast(a, b, out) && out == b;
 }
 bool axisOk(int64_t a, size_t rank) { return a >= -int64_t(rank) && a < int64_t(rank); }
+
+bool isQuantInt(const TensorRef &t) {
+  return t.quant && t.quant->count > 0 &&
+         (t.dtype == DType::I8 || t.dtype == DType::U8 || t.dtype == DType::I16);
+}
+bool perTensor(const TensorRef &t) { return t.quant && t.quant->count == 1 && t.quant->blockSize == 0; }
 } // namespace
 
 /// Checks what the kernels assume about dtypes, shapes and parameters, so a
@@ -318,11 +326,39 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
   auto f32 = [](const TensorRef *t) { return !t || t->dtype == DType::F32; };
   switch (op) {
   case OpCode::Linear:
-    if (!f32(x) || !f32(&o) || x->shape.empty())
-      return bad("input and output must be f32");
+    if (x->shape.empty())
+      return bad("input must have rank >= 1");
     if (ins[2] && ins[2]->numel() != ins[1]->shape[0])
       return bad("bias size does not match the weight");
+    if (isQuantInt(*x)) {
+      // Integer linear: per-tensor activations, symmetric per-channel (or
+      // per-tensor) int8/int16 weights, int32 bias, f32 or requantized output.
+      const TensorRef &w = *ins[1];
+      if (!perTensor(*x))
+        return bad("quantized input needs one scale and zero point");
+      if (!(w.dtype == DType::I8 || w.dtype == DType::I16) || !w.quant || w.quant->zeroPoints ||
+          w.quant->blockSize > 0 || !(w.quant->count == 1 || (w.quant->axis == 0 && w.quant->count == w.shape[0])))
+        return bad("integer linear needs symmetric int8/int16 weights, per tensor or per output channel");
+      if (ins[2] && (ins[2]->dtype != DType::I32 || !ins[2]->quant))
+        return bad("integer linear needs a quantized int32 bias");
+      if (!f32(&o) && !(isQuantInt(o) && perTensor(o)))
+        return bad("output must be f32 or a per-tensor quantized integer");
+      return Status::success();
+    }
+    if (!f32(x) || !f32(&o))
+      return bad("input and output must be f32 (or a quantized integer input)");
     return Status::success();
+  case OpCode::Quantize: case OpCode::Dequantize: {
+    const TensorRef &q = op == OpCode::Quantize ? o : *x;
+    const TensorRef &f = op == OpCode::Quantize ? *x : o;
+    if (!f32(&f) || !isQuantInt(q))
+      return bad("converts between f32 and a quantized int8/uint8/int16 tensor");
+    if (q.quant->blockSize > 0 || (q.quant->count != 1 &&
+        (q.quant->axis < 0 || size_t(q.quant->axis) >= q.shape.size() ||
+         q.quant->count != q.shape[size_t(q.quant->axis)])))
+      return bad("quantization parameters do not match the tensor");
+    return Status::success();
+  }
   case OpCode::MatMul: case OpCode::Softmax: case OpCode::Glu:
     for (const TensorRef *t : ins)
       if (!f32(t))
@@ -439,7 +475,7 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   if (isUnary(op) || op == OpCode::Cast || op == OpCode::Softmax ||
-      op == OpCode::RmsNorm || op == OpCode::LayerNorm || op == OpCode::Rope) {
+      op == OpCode::Quantize || op == OpCode::Dequantize || op == OpCode::RmsNorm || op == OpCode::LayerNorm || op == OpCode::Rope) {
     out[0] = shp(0);
     return Status::success();
   }
@@ -854,6 +890,113 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
 
 } // namespace
 
+namespace {
+
+/// Integer range of a quantized storage type.
+void storageRange(DType t, int32_t &lo, int32_t &hi) {
+  switch (t) {
+  case DType::I8: lo = -128; hi = 127; return;
+  case DType::U8: lo = 0; hi = 255; return;
+  default: lo = -32768; hi = 32767; return;
+  }
+}
+
+int32_t loadInt(const TensorRef &t, int64_t i) {
+  switch (t.dtype) {
+  case DType::I8: return static_cast<const int8_t *>(t.data)[i];
+  case DType::U8: return static_cast<const uint8_t *>(t.data)[i];
+  case DType::I16: return static_cast<const int16_t *>(t.data)[i];
+  case DType::I32: return static_cast<const int32_t *>(t.data)[i];
+  default: return 0;
+  }
+}
+
+void storeInt(TensorRef &t, int64_t i, int32_t v) {
+  switch (t.dtype) {
+  case DType::I8: static_cast<int8_t *>(t.data)[i] = int8_t(v); break;
+  case DType::U8: static_cast<uint8_t *>(t.data)[i] = uint8_t(v); break;
+  case DType::I16: static_cast<int16_t *>(t.data)[i] = int16_t(v); break;
+  default: break;
+  }
+}
+
+/// Quantize (f32 -> int) or dequantize (int -> f32), per tensor or per
+/// channel along the quantization axis.
+void convertQuant(OpCode op, const TensorRef &x, TensorRef &o) {
+  const TensorRef &q = op == OpCode::Quantize ? o : x;
+  int32_t lo, hi;
+  storageRange(q.dtype, lo, hi);
+  int64_t n = x.numel();
+  int64_t inner = 1, count = q.quant->count;
+  if (count > 1)
+    for (size_t d = size_t(q.quant->axis) + 1; d < q.shape.size(); ++d)
+      inner *= q.shape[d];
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t c = count > 1 ? (i / inner) % count : 0;
+    float scale = q.quant->scales[c];
+    int32_t zp = q.quant->zeroPoints ? int32_t(q.quant->zeroPoints[c]) : 0;
+    if (op == OpCode::Quantize)
+      storeInt(o, i, quantizeValue(static_cast<const float *>(x.data)[i], scale, zp, lo, hi));
+    else
+      static_cast<float *>(o.data)[i] = float(loadInt(x, i) - zp) * scale;
+  }
+}
+
+/// The integer linear of include/mu/runtime/Integer.h (the spec), one row at
+/// a time: exact int64 accumulators, then requantization (integer output) or
+/// scaling by x_scale * w_scale[c] (f32 output).
+Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> &ins, TensorRef &o) {
+  const TensorRef &x = *ins[0], &w = *ins[1];
+  const TensorRef *bias = ins[2];
+  int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);
+  double xs = x.quant->scales[0];
+  int32_t xz = x.quant->zeroPoints ? int32_t(x.quant->zeroPoints[0]) : 0;
+  auto wScale = [&](int64_t c) { return double(w.quant->scales[w.quant->count == 1 ? 0 : c]); };
+  std::vector<int32_t> b32;
+  if (bias) {
+    b32.resize(size_t(N));
+    for (int64_t c = 0; c < N; ++c)
+      b32[size_t(c)] = loadInt(*bias, c);
+  }
+  bool intOut = o.dtype != DType::F32;
+  std::vector<FixedPointMultiplier> mult;
+  std::vector<double> realScale(static_cast<size_t>(N));
+  int32_t yz = 0, ylo = 0, yhi = 0;
+  if (intOut) {
+    storageRange(o.dtype, ylo, yhi);
+    yz = o.quant->zeroPoints ? int32_t(o.quant->zeroPoints[0]) : 0;
+    mult.resize(size_t(N));
+    for (int64_t c = 0; c < N; ++c)
+      if (!quantizeMultiplier(xs * wScale(c) / double(o.quant->scales[0]), mult[size_t(c)]))
+        return fail(in, "requantization multiplier of channel " + std::to_string(c) +
+                            " is out of range");
+  } else {
+    for (int64_t c = 0; c < N; ++c)
+      realScale[size_t(c)] = xs * wScale(c);
+  }
+  std::vector<int32_t> xr(static_cast<size_t>(K));
+  std::vector<int64_t> acc(static_cast<size_t>(N));
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k)
+      xr[size_t(k)] = loadInt(x, m * K + k);
+    if (w.dtype == DType::I8)
+      linearAcc(xr.data(), 1, K, xz, static_cast<const int8_t *>(w.data), N,
+                bias ? b32.data() : nullptr, acc.data());
+    else
+      linearAcc(xr.data(), 1, K, xz, static_cast<const int16_t *>(w.data), N,
+                bias ? b32.data() : nullptr, acc.data());
+    for (int64_t c = 0; c < N; ++c) {
+      if (intOut)
+        storeInt(o, m * N + c, requantize(acc[size_t(c)], mult[size_t(c)], yz, ylo, yhi));
+      else
+        static_cast<float *>(o.data)[m * N + c] = float(double(acc[size_t(c)]) * realScale[size_t(c)]);
+    }
+  }
+  return Status::success();
+}
+
+} // namespace
+
 Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
                const std::vector<TensorRef *> &outs, Scratch &scratch) {
   OpCode op = in.op();
@@ -1090,7 +1233,12 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     });
     return Status::success();
   }
+  case OpCode::Quantize: case OpCode::Dequantize:
+    convertQuant(op, *ins[0], o);
+    return Status::success();
   case OpCode::Linear: {
+    if (isQuantInt(*ins[0]))
+      return linearInteger(in, ins, o);
     const TensorRef &x = *ins[0], &w = *ins[1];
     const TensorRef *bias = ins[2];
     int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);

@@ -219,6 +219,9 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       if (index) std::fclose(index);
       return Status::error("program '" + name + "' instruction " + std::to_string(k) + ": " + s.message);
     }
+    if (observer_)
+      for (size_t o = 0; o < outs.size(); ++o)
+        observer_(p->tensors()->Get(in->outputs()->Get(o))->name()->str(), *outs[o]);
     if (index) {
       for (size_t o = 0; o < outs.size(); ++o) {
         int32_t id = in->outputs()->Get(o);

@@ -239,14 +239,17 @@ int main(int argc, char **argv) {
 
   mu::MubArtifact mub;
   if (kind == Emit::Mub || kind == Emit::Kernels) {
-    if (!noKvCache) {
+    {
       std::string diag;
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
         llvm::raw_string_ostream(diag) << d.str() << "\n";
         return success();
       });
       PassManager pm(&ctx);
-      pm.addPass(mu::createKvCache());
+      // Names first: the cached programs are clones and keep them.
+      pm.addPass(mu::createNameOps());
+      if (!noKvCache)
+        pm.addPass(mu::createKvCache());
       if (failed(pm.run(*module))) {
         llvm::errs() << "mu-compile: error: " << inputPath << ": " << diag;
         return 1;

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,6 +123,12 @@ public:
   /// `<program>.<index>.<name>.bin` plus an index.txt line (shape, dtype).
   void setDumpDir(std::string dir) { dumpDir_ = std::move(dir); }
 
+  /// Called after every instruction for each tensor it wrote, with the
+  /// tensor's name in the artifact (calibration observers, accuracy
+  /// reports). The view is valid only during the call.
+  using Observer = std::function<void(const std::string &tensor, const TensorRef &value)>;
+  void setObserver(Observer observer) { observer_ = std::move(observer); }
+
   /// Peak bytes held by arenas, state and scratch.
   size_t peakBytes() const { return peakBytes_; }
 
@@ -130,6 +137,7 @@ private:
   const Model &model_;
   std::unique_ptr<Impl> impl_;
   std::string dumpDir_;
+  Observer observer_;
   size_t peakBytes_ = 0;
 };
 
