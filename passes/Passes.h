@@ -8,6 +8,9 @@
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "mu/Quant/Calibration.h"
+
+#include <memory>
 
 namespace mu {
 
@@ -16,6 +19,12 @@ namespace mu {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// mu-quantize-activations with an in-memory range table (the driver's
+/// calibration result) instead of the `ranges` file option.
+std::unique_ptr<mlir::Pass>
+createQuantizeActivations(const QuantizeActivationsOptions &options,
+                          std::shared_ptr<const quant::ActivationRanges> ranges);
 
 /// Adds the transformer fusion pipeline (canonicalize, then each fusion in
 /// dependency order, then CSE) to `pm`.

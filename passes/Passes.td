@@ -151,6 +151,26 @@ def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
 }
 
+def QuantizeActivations : Pass<"mu-quantize-activations", "mlir::ModuleOp"> {
+  let summary = "static int8/int16 activations for linear layers (integer linear kernels)";
+  let description = [{
+    On muk kernel programs after mu-quantize-weights: each `muk.linear`
+    with a symmetric per-channel (or per-tensor) integer weight whose input
+    tensor has a range in the table becomes an integer linear. The input is
+    quantized once by `muk.quantize` (reused by every linear reading it;
+    an integer producer result is used directly), a constant bias becomes
+    int32 at scale s_x * s_w[c] (`quant.scast` of an i32 constant), and the
+    output is requantized to its own range and dequantized for float
+    consumers (`muk.dequantize`), or left f32 when it has no range or is a
+    program result. Ranges are keyed by tensor name (see mu-name-ops) and
+    give lo/hi, bits (8/16) and symmetry; types are upstream
+    `!quant.uniform`. Every other op stays f32.
+  }];
+  let options = [Option<"rangesFile", "ranges", "std::string", "\"\"",
+                        "JSON file of activation ranges (format mu-activation-ranges)">];
+  let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
+}
+
 def PlanMemory : Pass<"mu-plan-memory", "mlir::ModuleOp"> {
   let summary = "static activation arena: liveness + greedy by size";
   let description = [{

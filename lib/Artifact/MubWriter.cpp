@@ -146,6 +146,7 @@ struct TensorRec {
   std::vector<int64_t> zeroPoints;
   int32_t quantAxis = -1;
   int32_t blockSize = 0;
+  int64_t qmin = 0, qmax = 0; ///< 0, 0: the storage type's full range
 };
 
 /// Fills the quantization parameters of `t` from a quantized element type;
@@ -177,6 +178,13 @@ std::string quantParamsOf(Type et, TensorRec &t) {
   }
   if (llvm::all_of(t.zeroPoints, [](int64_t z) { return z == 0; }))
     t.zeroPoints.clear();
+  auto q = cast<mlir::quant::QuantizedType>(et);
+  int64_t fullMin = q.getDefaultMinimumForInteger(q.isSigned(), q.getStorageTypeIntegralWidth());
+  int64_t fullMax = q.getDefaultMaximumForInteger(q.isSigned(), q.getStorageTypeIntegralWidth());
+  if (q.getStorageTypeMin() != fullMin || q.getStorageTypeMax() != fullMax) {
+    t.qmin = q.getStorageTypeMin();
+    t.qmax = q.getStorageTypeMax();
+  }
   return "";
 }
 
@@ -431,6 +439,8 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       q.blockSize = opts.weightBlock;
       pm.addPass(createQuantizeWeights(q));
     }
+    if (opts.activationRanges)
+      pm.addPass(createQuantizeActivations({}, opts.activationRanges));
     PlanMemoryOptions planOpts;
     planOpts.maxSeq = opts.maxSeq;
     pm.addPass(createPlanMemory(planOpts));
@@ -470,7 +480,7 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       if (!t.scales.empty())
         qp = mub::CreateQuantParams(fb, fb.CreateVector(t.scales),
                                     t.zeroPoints.empty() ? 0 : fb.CreateVector(t.zeroPoints),
-                                    t.quantAxis, t.blockSize);
+                                    t.quantAxis, t.blockSize, t.qmin, t.qmax);
       ts.push_back(mub::CreateTensor(fb, fb.CreateString(t.name), t.dtype, fb.CreateVector(t.shape),
                                      fb.CreateVector(t.maxShape), t.storage, t.offset,
                                      t.storage == mub::Storage::Constant

@@ -892,12 +892,17 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
 
 namespace {
 
-/// Integer range of a quantized storage type.
-void storageRange(DType t, int32_t &lo, int32_t &hi) {
-  switch (t) {
-  case DType::I8: lo = -128; hi = 127; return;
-  case DType::U8: lo = 0; hi = 255; return;
-  default: lo = -32768; hi = 32767; return;
+/// Integer range a quantized tensor saturates to: its [qmin, qmax] when
+/// set, else the storage type's full range.
+void storageRange(const TensorRef &t, int32_t &lo, int32_t &hi) {
+  switch (t.dtype) {
+  case DType::I8: lo = -128; hi = 127; break;
+  case DType::U8: lo = 0; hi = 255; break;
+  default: lo = -32768; hi = 32767; break;
+  }
+  if (t.quant && (t.quant->qmin != 0 || t.quant->qmax != 0)) {
+    lo = int32_t(std::max<int64_t>(lo, t.quant->qmin));
+    hi = int32_t(std::min<int64_t>(hi, t.quant->qmax));
   }
 }
 
@@ -925,7 +930,7 @@ void storeInt(TensorRef &t, int64_t i, int32_t v) {
 void convertQuant(OpCode op, const TensorRef &x, TensorRef &o) {
   const TensorRef &q = op == OpCode::Quantize ? o : x;
   int32_t lo, hi;
-  storageRange(q.dtype, lo, hi);
+  storageRange(q, lo, hi);
   int64_t n = x.numel();
   int64_t inner = 1, count = q.quant->count;
   if (count > 1)
@@ -963,7 +968,7 @@ Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> 
   std::vector<double> realScale(static_cast<size_t>(N));
   int32_t yz = 0, ylo = 0, yhi = 0;
   if (intOut) {
-    storageRange(o.dtype, ylo, yhi);
+    storageRange(o, ylo, yhi);
     yz = o.quant->zeroPoints ? int32_t(o.quant->zeroPoints[0]) : 0;
     mult.resize(size_t(N));
     for (int64_t c = 0; c < N; ++c)

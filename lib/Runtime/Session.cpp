@@ -115,6 +115,8 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       quant[i].zeroPoints = q->zero_point() && q->zero_point()->size() ? q->zero_point()->data() : nullptr;
       quant[i].axis = q->axis();
       quant[i].blockSize = q->block_size();
+      quant[i].qmin = q->qmin();
+      quant[i].qmax = q->qmax();
       t[i].quant = &quant[i];
     }
     switch (d->storage()) {

@@ -8,6 +8,7 @@
 #include "dialects/Mu/MuOps.h"
 #include "mu/Artifact/MubWriter.h"
 #include "mu/Import/Import.h"
+#include "mu/Quant/Ptq.h"
 #include "mu/Version.h"
 #include "passes/Passes.h"
 
@@ -28,6 +29,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <unistd.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -70,19 +73,53 @@ static cl::opt<bool> noKvCache("no-kv-cache",
 static cl::opt<int> maxCtx("max-ctx",
     cl::desc("KV-cache capacity in tokens (default: --max-seq)"), cl::init(0),
     cl::cat(category));
-enum class QuantScheme { None, W8 };
+enum class QuantScheme { None, W8, W8A8, W8A16, W16A16 };
 static cl::opt<QuantScheme> quantScheme("quant",
     cl::desc("Post-training quantization scheme (default: none):"),
     cl::init(QuantScheme::None),
     cl::values(clEnumValN(QuantScheme::None, "none", "FP16/FP32 weights, FP32 math"),
                clEnumValN(QuantScheme::W8, "w8",
                           "weight-only: symmetric per-channel int8 weights with "
-                          "MSE-optimal scales; FP32 activations")),
+                          "MSE-optimal scales; FP32 activations"),
+               clEnumValN(QuantScheme::W8A8, "w8a8",
+                          "int8 weights, static int8 activations into/out of every linear "
+                          "layer (needs --calib or --calib-stats)"),
+               clEnumValN(QuantScheme::W8A16, "w8a16",
+                          "int8 weights, static int16 activations (needs calibration)"),
+               clEnumValN(QuantScheme::W16A16, "w16a16",
+                          "int16 weights, static int16 activations (needs calibration)")),
     cl::cat(category));
 static cl::opt<int> weightBlock("weight-block",
     cl::desc("With --quant=w8: one weight scale per block of N input elements "
              "(32, 64, ...; 0 = per output channel, the default)"),
     cl::init(0), cl::cat(category));
+static cl::opt<std::string> calibPath("calib",
+    cl::desc("Calibration data: text (tokenized with the model's tokenizer), token ids "
+             "(.ids/.tokens: whitespace-separated) or .npy ([N, L] int32/int64 ids)"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> calibFormat("calib-format",
+    cl::desc("How to read --calib: auto (by extension), text, ids, npy (default: auto)"),
+    cl::init("auto"), cl::cat(category));
+static cl::opt<int> calibSeqs("calib-seqs",
+    cl::desc("Calibration sequences cut from --calib (default 32)"), cl::init(32),
+    cl::cat(category));
+static cl::opt<int> calibLen("calib-len",
+    cl::desc("Tokens per calibration sequence, BOS first (default 256)"), cl::init(256),
+    cl::cat(category));
+static cl::opt<std::string> calibStats("calib-stats",
+    cl::desc("With --calib: save the collected statistics here (JSON); without: load "
+             "them and skip the float runs"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> calibMethod("calib-method",
+    cl::desc("Activation range method: minmax, moving-average, percentile, entropy, mse "
+             "(default: minmax for 16-bit activations, percentile for 8-bit)"),
+    cl::cat(category));
+static cl::opt<double> calibPercentile("calib-percentile",
+    cl::desc("Percentile kept by --calib-method=percentile (default 99.99)"), cl::init(99.99),
+    cl::cat(category));
+static cl::opt<bool> actSymmetric("act-symmetric",
+    cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
+    cl::cat(category));
 static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
                                        cl::init("cpu"), cl::cat(category));
 
@@ -188,6 +225,69 @@ static void readConfigMetadata(llvm::StringRef input,
       architecture = (*a)[0].getAsString()->str();
 }
 
+/// Calibrates (or loads statistics) and fills `opts` for an activation
+/// scheme; reports errors itself.
+static bool quantizeActivations(ModuleOp module, mu::MubOptions &opts) {
+  if (weightBlock != 0) {
+    llvm::errs() << "mu-compile: error: --weight-block applies to --quant=w8 only (integer "
+                    "linear kernels use one weight scale per output channel)\n";
+    return false;
+  }
+  const char *scheme = quantScheme == QuantScheme::W8A8    ? "w8a8"
+                       : quantScheme == QuantScheme::W8A16 ? "w8a16"
+                                                           : "w16a16";
+  if (calibPath.empty() && calibStats.empty()) {
+    llvm::errs() << "mu-compile: error: --quant=" << scheme
+                 << " quantizes activations and needs calibration data: --calib FILE (text, "
+                    ".ids or .npy) or --calib-stats FILE from an earlier run\n";
+    return false;
+  }
+  mu::quant::PtqOptions po;
+  po.activationBits = quantScheme == QuantScheme::W8A8 ? 8 : 16;
+  opts.weightBits = quantScheme == QuantScheme::W16A16 ? 16 : 8;
+  po.symmetric = actSymmetric;
+  std::string method = calibMethod.empty() ? (po.activationBits == 8 ? "percentile" : "minmax")
+                                           : calibMethod.getValue();
+  if (!mu::quant::parseRangeMethod(method, po.range.method)) {
+    llvm::errs() << "mu-compile: error: unknown --calib-method '" << method
+                 << "' (minmax, moving-average, percentile, entropy, mse)\n";
+    return false;
+  }
+  if (!(calibPercentile > 50 && calibPercentile <= 100)) {
+    llvm::errs() << "mu-compile: error: --calib-percentile must be in (50, 100]\n";
+    return false;
+  }
+  po.range.percentile = calibPercentile;
+  if (!mu::quant::parseCalibFormat(calibFormat, po.calibFormat)) {
+    llvm::errs() << "mu-compile: error: unknown --calib-format '" << calibFormat
+                 << "' (auto, text, ids, npy)\n";
+    return false;
+  }
+  if (calibSeqs < 1 || calibLen < 2) {
+    llvm::errs() << "mu-compile: error: --calib-seqs must be >= 1 and --calib-len >= 2\n";
+    return false;
+  }
+  po.calibPath = calibPath;
+  po.calibCount = calibSeqs;
+  po.calibLength = calibLen;
+  po.statsPath = calibStats;
+  po.modelSha256 = opts.sourceSha256;
+  po.progress = isatty(2);
+  mu::quant::CalibrationStats stats;
+  auto ranges = std::make_shared<mu::quant::ActivationRanges>();
+  std::string error;
+  if (!mu::quant::calibrate(module, opts, po, stats, *ranges, error)) {
+    llvm::errs() << "mu-compile: error: " << error << "\n";
+    return false;
+  }
+  opts.activationRanges = ranges;
+  opts.quantScheme = scheme;
+  std::string desc = std::string(scheme) + ", " + method + (po.symmetric ? ", symmetric" : ", asymmetric") +
+                     " activations, calibrated on " + stats.source;
+  opts.config.emplace_back("mu.quant", desc);
+  return true;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
@@ -259,13 +359,13 @@ int main(int argc, char **argv) {
     opts.maxSeq = maxSeq;
     opts.maxCtx = maxCtx > 0 ? int(maxCtx) : int(maxSeq);
     opts.target = targetName;
+    opts.sourceSha256 = fileSha256(inputPath);
     if (quantScheme == QuantScheme::W8) {
       opts.weightBits = 8;
       opts.weightBlock = weightBlock;
       opts.quantScheme = "w8";
       opts.config.emplace_back("mu.quant", weightBlock > 0 ? "w8 block " + std::to_string(weightBlock) : "w8");
     }
-    opts.sourceSha256 = fileSha256(inputPath);
     readConfigMetadata(inputPath, opts.config, opts.architecture);
     std::string tokPath = tokenizerPath;
     if (tokPath.empty()) {
@@ -284,6 +384,15 @@ int main(int argc, char **argv) {
     }
     if (maxSeq < 1) {
       llvm::errs() << "mu-compile: error: --max-seq must be positive\n";
+      return 1;
+    }
+    if (quantScheme == QuantScheme::W8A8 || quantScheme == QuantScheme::W8A16 ||
+        quantScheme == QuantScheme::W16A16) {
+      if (!quantizeActivations(*module, opts))
+        return 1;
+    } else if (!calibPath.empty() || !calibStats.empty()) {
+      llvm::errs() << "mu-compile: error: --calib/--calib-stats need an activation scheme "
+                      "(--quant=w8a8, w8a16 or w16a16)\n";
       return 1;
     }
     if (!mu::prepareMub(*module, opts, mub, error)) {

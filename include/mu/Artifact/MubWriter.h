@@ -12,11 +12,13 @@
 #define MU_ARTIFACT_MUBWRITER_H
 
 #include "mu/Artifact/MubFormat.h"
+#include "mu/Quant/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -46,6 +48,9 @@ struct MubOptions {
   int weightBits = 0; ///< 0 = float weights; 8/16 = per-channel weight-only
   int64_t weightBlock = 0; ///< > 0: one scale per block of N input elements
   std::string quantScheme = "none";
+  /// Static activation ranges by tensor name (mu-quantize-activations);
+  /// null = float activations.
+  std::shared_ptr<const quant::ActivationRanges> activationRanges;
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;

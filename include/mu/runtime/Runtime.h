@@ -49,6 +49,8 @@ struct QuantInfo {
   /// > 0: one scale per block of `blockSize` elements along the last dim
   /// within each channel of `axis` (scales laid out [channels, blocks]).
   int32_t blockSize = 0;
+  /// Saturation range; both 0 = the storage type's full range.
+  int64_t qmin = 0, qmax = 0;
 };
 
 /// A dense row-major tensor view; `data` is not owned.

@@ -1,0 +1,45 @@
+//===- Ptq.h - post-training quantization driver ----------------*- C++ -*-===//
+///
+/// \file
+/// Calibration for a whole module: compile a float copy, run it through the
+/// executor on the calibration data (or load saved statistics), and choose
+/// the range of every tensor a linear layer reads or writes.
+///
+//===----------------------------------------------------------------------===//
+#ifndef MU_QUANT_PTQ_H
+#define MU_QUANT_PTQ_H
+
+#include "mu/Artifact/MubWriter.h"
+#include "mu/Quant/Calibrate.h"
+#include "mu/Quant/Calibration.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
+#include <string>
+
+namespace mu {
+namespace quant {
+
+struct PtqOptions {
+  int activationBits = 8;
+  bool symmetric = false;
+  RangeOptions range;          ///< method, percentile (bits/symmetry set from above)
+  std::string calibPath;       ///< calibration data ("" = load statsPath)
+  CalibFormat calibFormat = CalibFormat::Auto;
+  int64_t calibCount = 32, calibLength = 256;
+  std::string statsPath;       ///< save (with calibPath) or load statistics
+  std::string modelSha256;
+  bool progress = false;       ///< draw a progress bar on stderr
+};
+
+/// The tensors the integer kernels read or write (inputs and outputs of
+/// `muk.linear`), by name, from a copy of `module` lowered to kernels.
+/// `ranges` receives one entry per such tensor that has statistics.
+bool calibrate(mlir::ModuleOp module, const MubOptions &floatOptions, const PtqOptions &options,
+               CalibrationStats &stats, ActivationRanges &ranges, std::string &error);
+
+} // namespace quant
+} // namespace mu
+
+#endif // MU_QUANT_PTQ_H

@@ -1,0 +1,321 @@
+//===- Calibrate.cpp - running the float model on calibration data --------===//
+#include "mu/Quant/Calibrate.h"
+
+#include "mu/runtime/Runtime.h"
+#include "mu/runtime/Tokenizer.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mu {
+namespace quant {
+
+bool parseCalibFormat(const std::string &name, CalibFormat &out) {
+  if (name == "auto") out = CalibFormat::Auto;
+  else if (name == "text") out = CalibFormat::Text;
+  else if (name == "ids") out = CalibFormat::Ids;
+  else if (name == "npy") out = CalibFormat::Npy;
+  else return false;
+  return true;
+}
+
+namespace {
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Windows of `length` tokens (BOS + length-1 text tokens) spread evenly
+/// over `tokens`.
+bool cutWindows(const std::string &path, const std::vector<int64_t> &tokens, int bos,
+                int64_t count, int64_t length, CalibrationInput &out, std::string &error) {
+  int64_t body = bos >= 0 ? length - 1 : length;
+  if (int64_t(tokens.size()) < body) {
+    error = path + ": " + std::to_string(tokens.size()) +
+            " tokens, fewer than one calibration sequence (" + std::to_string(body) +
+            " tokens + BOS); use a longer file or a smaller --calib-len";
+    return false;
+  }
+  int64_t available = int64_t(tokens.size()) / body;
+  int64_t n = std::min(count, available);
+  // Spread the n windows over the whole text (stride >= body).
+  int64_t stride = n > 1 ? (int64_t(tokens.size()) - body) / (n - 1) : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> seq;
+    if (bos >= 0)
+      seq.push_back(bos);
+    int64_t start = i * stride;
+    seq.insert(seq.end(), tokens.begin() + start, tokens.begin() + start + body);
+    out.sequences.push_back(std::move(seq));
+  }
+  return true;
+}
+
+/// Minimal .npy reader: little-endian i4/i8/f4/f8, C order, rank 1 or 2.
+bool readNpy(const std::string &path, const std::string &bytes, std::vector<int64_t> &shape,
+             std::vector<double> &values, std::string &error) {
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) {
+    error = path + ": not a .npy file (bad magic at byte 0)";
+    return false;
+  }
+  uint8_t major = uint8_t(bytes[6]);
+  size_t hlen, hoff;
+  if (major == 1) {
+    hlen = uint8_t(bytes[8]) | (size_t(uint8_t(bytes[9])) << 8);
+    hoff = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) {
+      error = path + ": truncated .npy header";
+      return false;
+    }
+    hlen = 0;
+    for (int i = 0; i < 4; ++i)
+      hlen |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
+    hoff = 12;
+  } else {
+    error = path + ": unsupported .npy version " + std::to_string(major);
+    return false;
+  }
+  if (hoff + hlen > bytes.size()) {
+    error = path + ": truncated .npy header (" + std::to_string(hlen) + " bytes declared)";
+    return false;
+  }
+  std::string header = bytes.substr(hoff, hlen);
+  auto field = [&](const std::string &key) -> std::string {
+    size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos)
+      return "";
+    size_t c = header.find(':', k);
+    if (c == std::string::npos)
+      return "";
+    size_t s = header.find_first_not_of(' ', c + 1);
+    if (s == std::string::npos)
+      return "";
+    if (header[s] == '(') {
+      size_t e = header.find(')', s);
+      return e == std::string::npos ? "" : header.substr(s, e - s + 1);
+    }
+    size_t e = header.find_first_of(",}", s);
+    return header.substr(s, e == std::string::npos ? std::string::npos : e - s);
+  };
+  std::string descr = field("descr"), order = field("fortran_order"), shp = field("shape");
+  size_t es = 0;
+  bool isFloat = false;
+  if (descr == "'<i8'") es = 8;
+  else if (descr == "'<i4'") es = 4;
+  else if (descr == "'<f4'") es = 4, isFloat = true;
+  else if (descr == "'<f8'") es = 8, isFloat = true;
+  else {
+    error = path + ": dtype " + (descr.empty() ? "(missing)" : descr) +
+            " cannot hold token ids (expected int32/int64, or integral float32/float64)";
+    return false;
+  }
+  if (order != "False") {
+    error = path + ": Fortran-order arrays are not supported";
+    return false;
+  }
+  shape.clear();
+  if (shp.size() < 2) {
+    error = path + ": missing shape";
+    return false;
+  }
+  std::stringstream ss(shp.substr(1, shp.size() - 2));
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.find_first_not_of(' ') == std::string::npos)
+      continue;
+    try {
+      shape.push_back(std::stoll(item));
+    } catch (...) {
+      error = path + ": bad shape " + shp;
+      return false;
+    }
+  }
+  if (shape.empty() || shape.size() > 2) {
+    error = path + ": shape " + shp + " has rank " + std::to_string(shape.size()) +
+            "; expected [N, L] sequences or one [L] sequence of token ids";
+    return false;
+  }
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d <= 0) {
+      error = path + ": shape " + shp + " is empty";
+      return false;
+    }
+    n *= uint64_t(d);
+  }
+  size_t data = hoff + hlen;
+  if (bytes.size() - data < n * es) {
+    error = path + ": data is " + std::to_string(bytes.size() - data) + " bytes, shape " + shp +
+            " needs " + std::to_string(n * es);
+    return false;
+  }
+  values.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    const char *p = bytes.data() + data + i * es;
+    double v;
+    if (!isFloat && es == 8) { int64_t x; std::memcpy(&x, p, 8); v = double(x); }
+    else if (!isFloat) { int32_t x; std::memcpy(&x, p, 4); v = x; }
+    else if (es == 4) { float x; std::memcpy(&x, p, 4); v = x; }
+    else { std::memcpy(&v, p, 8); }
+    if (std::isnan(v)) {
+      error = path + ": NaN at element " + std::to_string(i) + " (byte offset " +
+              std::to_string(data + i * es) + ")";
+      return false;
+    }
+    if (v != std::floor(v)) {
+      error = path + ": element " + std::to_string(i) + " = " + std::to_string(v) +
+              " is not a token id (not an integer)";
+      return false;
+    }
+    values[i] = v;
+  }
+  return true;
+}
+
+} // namespace
+
+bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt::Tokenizer &tok,
+                          int64_t count, int64_t length, int64_t vocab, CalibrationInput &out,
+                          std::string &error) {
+  out = CalibrationInput();
+  if (count < 1 || length < 2) {
+    error = "calibration needs at least 1 sequence of at least 2 tokens";
+    return false;
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    error = path + ": cannot open calibration file";
+    return false;
+  }
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) {
+    error = path + ": calibration file is empty";
+    return false;
+  }
+  if (format == CalibFormat::Auto)
+    format = endsWith(path, ".npy") ? CalibFormat::Npy
+             : endsWith(path, ".ids") || endsWith(path, ".tokens") ? CalibFormat::Ids
+                                                                   : CalibFormat::Text;
+  auto checkIds = [&](const std::vector<int64_t> &ids) {
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || ids[i] >= vocab) {
+        error = path + ": token id " + std::to_string(ids[i]) + " at position " +
+                std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(vocab) + ")";
+        return false;
+      }
+    return true;
+  };
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  switch (format) {
+  case CalibFormat::Text: {
+    if (!tok.valid()) {
+      error = path + ": text calibration needs the model's tokenizer (pass --tokenizer)";
+      return false;
+    }
+    if (bytes.find_first_not_of(" \t\r\n") == std::string::npos) {
+      error = path + ": calibration text is empty (only whitespace)";
+      return false;
+    }
+    std::vector<int> ids = tok.encode(bytes, /*addBos=*/false);
+    std::vector<int64_t> tokens(ids.begin(), ids.end());
+    if (!cutWindows(path, tokens, tok.bosId(), count, length, out, error))
+      return false;
+    out.description = std::to_string(out.sequences.size()) + " x " + std::to_string(length) +
+                      " tokens of " + base + " (text, " + std::to_string(tokens.size()) + " tokens)";
+    return true;
+  }
+  case CalibFormat::Ids: {
+    std::vector<int64_t> tokens;
+    std::istringstream in(bytes);
+    std::string word;
+    size_t offset = 0;
+    while (in >> word) {
+      offset = bytes.find(word, offset);
+      char *end = nullptr;
+      long long v = std::strtoll(word.c_str(), &end, 10);
+      if (!end || *end != '\0') {
+        error = path + ": '" + word + "' at byte offset " + std::to_string(offset) +
+                " is not a token id";
+        return false;
+      }
+      tokens.push_back(v);
+      offset += word.size();
+    }
+    if (tokens.empty()) {
+      error = path + ": no token ids in the file";
+      return false;
+    }
+    if (!checkIds(tokens) || !cutWindows(path, tokens, tok.valid() ? tok.bosId() : -1, count, length, out, error))
+      return false;
+    out.description = std::to_string(out.sequences.size()) + " x " + std::to_string(length) +
+                      " tokens of " + base + " (token ids)";
+    return true;
+  }
+  case CalibFormat::Npy:
+  case CalibFormat::Auto: {
+    std::vector<int64_t> shape;
+    std::vector<double> values;
+    if (!readNpy(path, bytes, shape, values, error))
+      return false;
+    int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
+    if (cols > length) {
+      error = path + ": sequences of " + std::to_string(cols) + " tokens exceed --calib-len " +
+              std::to_string(length) + " (the planned sequence bound)";
+      return false;
+    }
+    std::vector<int64_t> ids(values.begin(), values.end());
+    if (!checkIds(ids))
+      return false;
+    for (int64_t r = 0; r < std::min(rows, count); ++r)
+      out.sequences.emplace_back(ids.begin() + r * cols, ids.begin() + (r + 1) * cols);
+    out.description = std::to_string(out.sequences.size()) + " x " + std::to_string(cols) +
+                      " tokens of " + base + " (.npy)";
+    return true;
+  }
+  }
+  return false;
+}
+
+bool collectStats(const rt::Model &model, const std::string &program, const CalibrationInput &input,
+                  CalibrationStats &stats, const std::function<void(size_t, size_t)> &progress,
+                  std::string &error) {
+  rt::Session session(model);
+  std::string nanTensor;
+  session.setObserver([&](const std::string &name, const rt::TensorRef &t) {
+    if (t.dtype != rt::DType::F32 || t.quant)
+      return;
+    TensorStats &s = stats.tensors[name];
+    uint64_t nans = s.nans;
+    s.observe(static_cast<const float *>(t.data), t.numel(), t.shape.empty() ? 0 : t.shape.back());
+    if (s.nans != nans && nanTensor.empty())
+      nanTensor = name;
+  });
+  for (size_t i = 0; i < input.sequences.size(); ++i) {
+    const std::vector<int64_t> &seq = input.sequences[i];
+    rt::TensorRef ids{rt::DType::I64, {1, int64_t(seq.size())}, const_cast<int64_t *>(seq.data())};
+    std::vector<rt::HostTensor> outs;
+    session.resetState();
+    rt::Status st = session.run(program, {ids}, outs);
+    if (!st.ok) {
+      error = "calibration sequence " + std::to_string(i) + ": " + st.message;
+      return false;
+    }
+    if (!nanTensor.empty()) {
+      error = "calibration sequence " + std::to_string(i) + ": the float model produced NaN in '" +
+              nanTensor + "'";
+      return false;
+    }
+    if (progress)
+      progress(i + 1, input.sequences.size());
+  }
+  stats.sequences = int64_t(input.sequences.size());
+  stats.seqLen = input.sequences.empty() ? 0 : int64_t(input.sequences[0].size());
+  stats.source = input.description;
+  return true;
+}
+
+} // namespace quant
+} // namespace mu
