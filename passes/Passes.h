@@ -26,6 +26,12 @@ std::unique_ptr<mlir::Pass>
 createQuantizeActivations(const QuantizeActivationsOptions &options,
                           std::shared_ptr<const quant::ActivationRanges> ranges);
 
+/// mu-quantize-weights with calibration statistics: weights of linear
+/// layers whose input has a Gram matrix are rounded by GPTQ.
+std::unique_ptr<mlir::Pass>
+createQuantizeWeights(const QuantizeWeightsOptions &options,
+                      std::shared_ptr<const quant::CalibrationStats> stats);
+
 /// Adds the transformer fusion pipeline (canonicalize, then each fusion in
 /// dependency order, then CSE) to `pm`.
 void buildFuseTransformerPipeline(mlir::OpPassManager &pm);

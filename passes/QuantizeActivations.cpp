@@ -52,7 +52,17 @@ SmallVector<double> weightScales(Value w, int64_t rows) {
   if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et))
     if (u.getZeroPoint() == 0)
       return SmallVector<double>(size_t(rows), u.getScale());
-  return {}; // block-wise or asymmetric: stays a float-activation linear
+  return {}; // asymmetric: stays a float-activation linear
+}
+
+/// True for a block-wise ([1, B] sub-channel) symmetric weight.
+bool isBlockWeight(Value w) {
+  auto sc = w.getDefiningOp<mlir::quant::StorageCastOp>();
+  if (!sc)
+    return false;
+  auto t = dyn_cast<mlir::quant::UniformQuantizedSubChannelType>(
+      cast<RankedTensorType>(sc.getType()).getElementType());
+  return t && llvm::all_of(t.getZeroPoints().getValues<APInt>(), [](APInt z) { return z.isZero(); });
 }
 
 struct QuantizeActivationsPass
@@ -70,6 +80,21 @@ struct QuantizeActivationsPass
     return mlir::quant::UniformQuantizedType::get(
         mlir::quant::QuantizationFlags::Signed, IntegerType::get(&getContext(), r.bits),
         Float32Type::get(&getContext()), p.scale, p.zeroPoint, p.qmin, p.qmax);
+  }
+
+  /// Per-channel (along `axis`) !quant.uniform type of a range.
+  Type channelQuantType(const mu::quant::ActivationRange &r, int32_t axis) {
+    SmallVector<double> scales;
+    SmallVector<int64_t> zps;
+    mu::quant::QParams p;
+    for (size_t c = 0; c < r.channelLo.size(); ++c) {
+      p = mu::quant::chooseParams({r.channelLo[c], r.channelHi[c]}, r.bits, r.symmetric);
+      scales.push_back(p.scale);
+      zps.push_back(p.zeroPoint);
+    }
+    return mlir::quant::UniformQuantizedPerAxisType::get(
+        mlir::quant::QuantizationFlags::Signed, IntegerType::get(&getContext(), r.bits),
+        Float32Type::get(&getContext()), scales, zps, axis, p.qmin, p.qmax);
   }
 
   void runOnOperation() override {
@@ -146,8 +171,9 @@ struct QuantizeActivationsPass
       Value x = lin->getOperand(0), w = lin->getOperand(1);
       auto wType = cast<RankedTensorType>(w.getType());
       SmallVector<double> ws = weightScales(w, wType.getDimSize(0));
+      bool blocked = ws.empty() && isBlockWeight(w);
       const mu::quant::ActivationRange *xr = rangeOf(x);
-      if (ws.empty() || !xr)
+      if ((ws.empty() && !blocked) || !xr)
         continue;
       auto absent = lin->getAttrOfType<DenseI32ArrayAttr>("absent");
       bool hasBias = !absent || !llvm::is_contained(absent.asArrayRef(), 2);
@@ -156,7 +182,9 @@ struct QuantizeActivationsPass
       Value qx = quantize(x, xq);
 
       SmallVector<Value> operands{qx, w};
-      if (hasBias) {
+      if (hasBias && blocked) {
+        operands.push_back(lin->getOperand(2)); // block-wise: the bias stays f32
+      } else if (hasBias) {
         // int32 bias at scale s_x * s_w[c] (a constant bias only).
         Value bias = lin->getOperand(2);
         ElementsAttr battr = constantValue(bias);
@@ -199,7 +227,13 @@ struct QuantizeActivationsPass
 
       Value y = lin.getResult(0);
       const mu::quant::ActivationRange *yr = returned.contains(y) ? nullptr : rangeOf(y);
-      Type yType = yr ? Type(withElement(y, quantType(*yr))) : y.getType();
+      auto yShape = cast<RankedTensorType>(y.getType()).getShape();
+      Type yType = y.getType();
+      if (yr && !yr->channelLo.empty() && !yShape.empty() &&
+          int64_t(yr->channelLo.size()) == yShape.back())
+        yType = withElement(y, channelQuantType(*yr, int32_t(yShape.size() - 1)));
+      else if (yr)
+        yType = withElement(y, quantType(*yr));
       b.setInsertionPoint(lin);
       OperationState st(lin.getLoc(), "muk.linear");
       st.addOperands(operands);

@@ -52,6 +52,31 @@ std::vector<float> floatsOf(ElementsAttr attr) {
 
 struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
   using QuantizeWeightsBase::QuantizeWeightsBase;
+  QuantizeWeightsPass(const QuantizeWeightsOptions &o,
+                      std::shared_ptr<const mu::quant::CalibrationStats> s)
+      : QuantizeWeightsBase(o), stats(std::move(s)) {}
+
+  std::shared_ptr<const mu::quant::CalibrationStats> stats;
+
+  /// The Gram matrix of the input of the first linear reading `c` as its
+  /// weight, if calibration recorded one of the right size.
+  const mu::quant::TensorStats *gramFor(ConstantOp c, int64_t cols,
+                                        const llvm::DenseMap<Value, std::string> &names) {
+    if (!stats)
+      return nullptr;
+    for (OpOperand &use : c->getUses()) {
+      auto lin = dyn_cast<muk::LinearOp>(use.getOwner());
+      if (!lin || use.getOperandNumber() != 1)
+        continue;
+      auto n = names.find(lin->getOperand(0));
+      if (n == names.end())
+        continue;
+      auto it = stats->tensors.find(n->second);
+      if (it != stats->tensors.end() && it->second.gramDim == cols)
+        return &it->second;
+    }
+    return nullptr;
+  }
 
   void runOnOperation() override {
     if (bits != 8 && bits != 16) {
@@ -63,6 +88,7 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
     // One quantized blob per source attribute, shared by every program.
     llvm::DenseMap<Attribute, std::pair<ElementsAttr, Type>> done;
     for (auto f : getOperation().getOps<func::FuncOp>()) {
+      llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(f.getBody().front());
       SmallVector<ConstantOp> csts(f.getOps<ConstantOp>());
       for (ConstantOp c : csts) {
         auto type = cast<RankedTensorType>(c.getType());
@@ -80,8 +106,10 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           bool blocked = blockSize > 0 && cols % blockSize == 0 && blockSize < cols;
           int64_t unitRows = blocked ? rows * (cols / blockSize) : rows;
           int64_t unitCols = blocked ? int64_t(blockSize) : cols;
+          const mu::quant::TensorStats *g = blocked ? nullptr : gramFor(c, cols, names);
           mu::quant::RowQuantResult r =
-              mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
+              g ? mu::quant::quantizeRowsGptq(w.data(), rows, cols, bits, g->gram.data())
+                : mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
           Type storage = b.getIntegerType(bits);
           size_t es = bits / 8;
           AsmResourceBlob blob = HeapAsmResourceBlob::allocate(r.q.size() * es, 64);
@@ -135,3 +163,9 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
 };
 
 } // namespace
+
+std::unique_ptr<Pass>
+mu::createQuantizeWeights(const QuantizeWeightsOptions &options,
+                          std::shared_ptr<const mu::quant::CalibrationStats> stats) {
+  return std::make_unique<QuantizeWeightsPass>(options, std::move(stats));
+}

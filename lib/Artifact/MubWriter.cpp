@@ -437,7 +437,7 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       QuantizeWeightsOptions q;
       q.bits = opts.weightBits;
       q.blockSize = opts.weightBlock;
-      pm.addPass(createQuantizeWeights(q));
+      pm.addPass(createQuantizeWeights(q, opts.calibration));
     }
     if (opts.activationRanges)
       pm.addPass(createQuantizeActivations({}, opts.activationRanges));

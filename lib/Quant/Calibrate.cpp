@@ -280,16 +280,18 @@ bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt:
 }
 
 bool collectStats(const rt::Model &model, const std::string &program, const CalibrationInput &input,
-                  CalibrationStats &stats, const std::function<void(size_t, size_t)> &progress,
+                  const std::set<std::string> &gramTensors, CalibrationStats &stats, const std::function<void(size_t, size_t)> &progress,
                   std::string &error) {
   rt::Session session(model);
   std::string nanTensor;
-  session.setObserver([&](const std::string &name, const rt::TensorRef &t) {
+  session.setObserver([&](const std::string &name, rt::TensorRef &t) {
     if (t.dtype != rt::DType::F32 || t.quant)
       return;
     TensorStats &s = stats.tensors[name];
     uint64_t nans = s.nans;
     s.observe(static_cast<const float *>(t.data), t.numel(), t.shape.empty() ? 0 : t.shape.back());
+    if (gramTensors.count(name) && !t.shape.empty())
+      s.observeGram(static_cast<const float *>(t.data), t.numel(), t.shape.back());
     if (s.nans != nans && nanTensor.empty())
       nanTensor = name;
   });

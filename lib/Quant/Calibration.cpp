@@ -2,6 +2,8 @@
 #include "mu/Quant/Calibration.h"
 
 #include "llvm/Support/JSON.h"
+
+#include <Eigen/Core>
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -79,6 +81,23 @@ void TensorStats::observe(const float *x, int64_t n, int64_t channels) {
     chMin.clear();
     chMax.clear();
   }
+}
+
+void TensorStats::observeGram(const float *x, int64_t n, int64_t dim) {
+  if (dim <= 0 || n % dim != 0)
+    return;
+  if (gramDim != dim) {
+    if (gramDim != 0)
+      return; // the last dim changed: not a linear input
+    gramDim = dim;
+    gram.assign(size_t(dim * dim), 0.0);
+  }
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> X(
+      x, n / dim, dim);
+  Eigen::Map<Mat> G(gram.data(), dim, dim);
+  Mat Xd = X.cast<double>();
+  G.noalias() += Xd.transpose() * Xd;
 }
 
 bool parseRangeMethod(const std::string &name, RangeMethod &out) {
@@ -299,6 +318,15 @@ std::string CalibrationStats::toJson() const {
         {"count", int64_t(s.count)}, {"batches", int64_t(s.batches)}, {"nans", int64_t(s.nans)},
         {"bin_width", s.binWidth}, {"pos", countsJson(s.pos)}, {"neg", countsJson(s.neg)},
         {"channel_min", floatsJson(s.chMin)}, {"channel_max", floatsJson(s.chMax)}};
+    if (s.gramDim > 0) {
+      llvm::json::Array g; // upper triangle, row by row
+      for (int64_t i = 0; i < s.gramDim; ++i)
+        for (int64_t j = i; j < s.gramDim; ++j)
+          g.push_back(s.gram[size_t(i * s.gramDim + j)]);
+      llvm::json::Object &o = *tensorsObj.getObject(name);
+      o["gram_dim"] = s.gramDim;
+      o["gram"] = std::move(g);
+    }
   }
   llvm::json::Object root{{"format", "mu-calibration-stats"},
                           {"version", 1},
@@ -388,6 +416,21 @@ bool CalibrationStats::fromJson(const std::string &text, CalibrationStats &out,
     }
     if (s.chMin.size() != s.chMax.size())
       return bad("channel_min and channel_max differ in length");
+    if (auto dim = o->getInteger("gram_dim")) {
+      const llvm::json::Array *g = o->getArray("gram");
+      if (*dim <= 0 || *dim > 65536 || !g || int64_t(g->size()) != *dim * (*dim + 1) / 2)
+        return bad("bad gram matrix");
+      s.gramDim = *dim;
+      s.gram.assign(size_t(*dim * *dim), 0.0);
+      size_t k = 0;
+      for (int64_t i = 0; i < *dim; ++i)
+        for (int64_t j = i; j < *dim; ++j) {
+          auto d = (*g)[k++].getAsNumber();
+          if (!d)
+            return bad("bad gram value");
+          s.gram[size_t(i * *dim + j)] = s.gram[size_t(j * *dim + i)] = *d;
+        }
+    }
     out.tensors[name] = std::move(s);
   }
   return true;
@@ -396,8 +439,14 @@ bool CalibrationStats::fromJson(const std::string &text, CalibrationStats &out,
 std::string rangesToJson(const ActivationRanges &ranges) {
   llvm::json::Object ts;
   for (const auto &[name, r] : ranges)
-    ts[name] = llvm::json::Object{
-        {"lo", r.lo}, {"hi", r.hi}, {"bits", r.bits}, {"symmetric", r.symmetric}};
+  {
+    llvm::json::Object o{{"lo", r.lo}, {"hi", r.hi}, {"bits", r.bits}, {"symmetric", r.symmetric}};
+    if (!r.channelLo.empty()) {
+      o["channel_lo"] = llvm::json::Array(r.channelLo);
+      o["channel_hi"] = llvm::json::Array(r.channelHi);
+    }
+    ts[name] = std::move(o);
+  }
   llvm::json::Object root{{"format", "mu-activation-ranges"}, {"tensors", std::move(ts)}};
   std::string out;
   llvm::raw_string_ostream os(out);
@@ -432,6 +481,22 @@ bool rangesFromJson(const std::string &text, ActivationRanges &out, std::string 
     r.hi = *hi;
     r.bits = bits ? int(*bits) : 8;
     r.symmetric = o->getBoolean("symmetric").value_or(false);
+    const llvm::json::Array *cl = o->getArray("channel_lo"), *ch = o->getArray("channel_hi");
+    if (cl || ch) {
+      if (!cl || !ch || cl->size() != ch->size()) {
+        error = "tensor '" + kv.first.str() + "': channel_lo and channel_hi must have one value per channel";
+        return false;
+      }
+      for (size_t i = 0; i < cl->size(); ++i) {
+        auto a = (*cl)[i].getAsNumber(), b = (*ch)[i].getAsNumber();
+        if (!a || !b || *a > *b) {
+          error = "tensor '" + kv.first.str() + "': bad channel range " + std::to_string(i);
+          return false;
+        }
+        r.channelLo.push_back(*a);
+        r.channelHi.push_back(*b);
+      }
+    }
     out[kv.first.str()] = r;
   }
   return true;

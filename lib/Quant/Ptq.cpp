@@ -14,6 +14,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <set>
 #include <unistd.h>
 
@@ -36,23 +38,219 @@ void drawProgress(size_t done, size_t total, double seconds) {
   std::fflush(stderr);
 }
 
-/// Names of the tensors linear layers read and write, over all programs.
-std::set<std::string> linearTensors(ModuleOp lowered) {
-  std::set<std::string> out;
+/// Names of the tensors linear layers read (`inputs`) and write, over all
+/// programs.
+void linearTensors(ModuleOp lowered, std::set<std::string> &inputs, std::set<std::string> &all) {
   for (auto f : lowered.getOps<func::FuncOp>()) {
     Block &body = f.getBody().front();
     llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
     for (auto lin : body.getOps<muk::LinearOp>()) {
       auto it = names.find(lin->getOperand(0));
-      if (it != names.end())
-        out.insert(it->second);
-      out.insert(names.lookup(lin->getResult(0)));
+      if (it != names.end()) {
+        inputs.insert(it->second);
+        all.insert(it->second);
+      }
+      bool returned = llvm::any_of(lin->getResult(0).getUsers(),
+                                   [](Operation *u) { return isa<func::ReturnOp>(u); });
+      if (!returned)
+        all.insert(names.lookup(lin->getResult(0)));
     }
   }
-  return out;
 }
 
+/// The range of one tensor at `bits`: per channel (min-max of each channel
+/// of the last dim) when `perChannel` and the statistics have them.
+ActivationRange makeRange(const TensorStats &st, const PtqOptions &o, int bits, bool perChannel) {
+  RangeOptions ro = o.range;
+  ro.bits = bits;
+  ro.symmetric = o.symmetric;
+  // Tensors promoted to 16 bits keep their full range: at 16 bits clipping
+  // costs more than resolution.
+  if (bits != o.activationBits)
+    ro.method = RangeMethod::MinMax;
+  Range r = chooseRange(st, ro);
+  ActivationRange a{r.lo, r.hi, bits, o.symmetric, {}, {}};
+  // Per-channel min-max ranges are tight: values a little outside what
+  // calibration saw are clipped. Worth it for 8-bit resolution only; 16-bit
+  // tensors use one (full) range.
+  if (perChannel && bits == 8 && !st.chMin.empty())
+    for (size_t c = 0; c < st.chMin.size(); ++c) {
+      a.channelLo.push_back(std::min(0.0, double(st.chMin[c])));
+      a.channelHi.push_back(std::max(0.0, double(st.chMax[c])));
+    }
+  return a;
+}
+
+/// Runs `main` on `seqs` with every tensor in `bits` quantized and
+/// dequantized in place (simulation of the integer program: same ranges,
+/// same rounding) and returns the mean KL(float || quantized) of the
+/// next-token distributions against `reference` logits.
+struct Simulator {
+  const rt::Model &model;
+  const std::vector<std::vector<int64_t>> &seqs;
+  const CalibrationStats &stats;
+  const PtqOptions &opts;
+  const std::set<std::string> &perChannel;
+  std::vector<std::vector<float>> reference; ///< float logits per sequence
+  int64_t vocab = 0;
+  std::map<std::pair<std::string, int>, std::vector<QParams>> params;
+
+  const std::vector<QParams> &paramsOf(const std::string &name, int bits) {
+    auto key = std::make_pair(name, bits);
+    auto it = params.find(key);
+    if (it != params.end())
+      return it->second;
+    ActivationRange a = makeRange(stats.tensors.at(name), opts, bits, perChannel.count(name) > 0);
+    std::vector<QParams> ps;
+    if (a.channelLo.empty())
+      ps.push_back(chooseParams({a.lo, a.hi}, bits, a.symmetric));
+    for (size_t c = 0; c < a.channelLo.size(); ++c)
+      ps.push_back(chooseParams({a.channelLo[c], a.channelHi[c]}, bits, a.symmetric));
+    return params[key] = ps;
+  }
+
+  bool run(const std::map<std::string, int> *bits, double &klOut, std::string &error) {
+    rt::Session session(model);
+    if (bits)
+      session.setObserver([&](const std::string &name, rt::TensorRef &t) {
+        auto it = bits->find(name);
+        if (it == bits->end() || t.dtype != rt::DType::F32)
+          return;
+        const std::vector<QParams> &ps = paramsOf(name, it->second);
+        float *x = static_cast<float *>(t.data);
+        int64_t C = int64_t(ps.size());
+        if (C > 1 && (t.shape.empty() || t.shape.back() != C))
+          return;
+        for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+          const QParams &p = ps[size_t(C > 1 ? i % C : 0)];
+          float scale = float(p.scale);
+          float q = std::nearbyint(x[i] / scale) + float(p.zeroPoint);
+          q = std::min(std::max(q, float(p.qmin)), float(p.qmax));
+          x[i] = (q - float(p.zeroPoint)) * scale;
+        }
+      });
+    double kl = 0;
+    int64_t count = 0;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      rt::TensorRef ids{rt::DType::I64, {1, int64_t(seqs[s].size())},
+                        const_cast<int64_t *>(seqs[s].data())};
+      std::vector<rt::HostTensor> outs;
+      session.resetState();
+      rt::Status st = session.run("main", {ids}, outs);
+      if (!st.ok) {
+        error = st.message;
+        return false;
+      }
+      const float *logits = outs[0].as<float>();
+      vocab = outs[0].shape.back();
+      int64_t rows = int64_t(outs[0].storage.size() / 4) / vocab;
+      if (!bits) {
+        reference.emplace_back(logits, logits + rows * vocab);
+        continue;
+      }
+      const std::vector<float> &ref = reference[s];
+      for (int64_t r = 0; r < rows; ++r) {
+        kl += klDivergence(ref.data() + r * vocab, logits + r * vocab, vocab);
+        ++count;
+      }
+    }
+    klOut = count ? kl / double(count) : 0;
+    return true;
+  }
+
+  /// KL(softmax(p) || softmax(q)) in double.
+  static double klDivergence(const float *p, const float *q, int64_t n) {
+    double mp = -INFINITY, mq = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) {
+      mp = std::max(mp, double(p[i]));
+      mq = std::max(mq, double(q[i]));
+    }
+    double sp = 0, sq = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      sp += std::exp(double(p[i]) - mp);
+      sq += std::exp(double(q[i]) - mq);
+    }
+    double lsp = std::log(sp) + mp, lsq = std::log(sq) + mq, kl = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double lp = double(p[i]) - lsp, lq = double(q[i]) - lsq;
+      kl += std::exp(lp) * (lp - lq);
+    }
+    return std::max(0.0, kl);
+  }
+};
+
 } // namespace
+
+bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
+                      const CalibrationStats &stats, const PtqOptions &o,
+                      ActivationRanges &ranges, std::string &error) {
+  std::vector<std::vector<int64_t>> seqs(
+      input.sequences.begin(),
+      input.sequences.begin() + std::min<size_t>(input.sequences.size(), size_t(o.mpSequences)));
+  std::set<std::string> perChannel;
+  for (auto &[name, r] : ranges)
+    if (!r.channelLo.empty())
+      perChannel.insert(name);
+  Simulator sim{model, seqs, stats, o, perChannel, {}, 0, {}};
+  double kl;
+  if (!sim.run(nullptr, kl, error))
+    return false;
+  std::map<std::string, int> bits;
+  for (auto &[name, r] : ranges)
+    bits[name] = r.bits;
+  double base;
+  if (!sim.run(&bits, base, error))
+    return false;
+  size_t cap = size_t(double(bits.size()) * o.mpMaxPromoted / 100.0);
+  double current = base;
+  std::vector<std::string> promoted;
+  // Rounds: measure the gain of promoting each remaining 8-bit tensor from
+  // the current state, then promote in order of gain, keeping a promotion
+  // only if the simulated KL of the whole model goes down.
+  for (int round = 0; round < 3 && current > o.mpTargetKl && promoted.size() < cap; ++round) {
+    std::vector<std::pair<double, std::string>> gains;
+    for (auto &[name, b] : bits) {
+      if (b != 8)
+        continue;
+      b = 16;
+      double k;
+      if (!sim.run(&bits, k, error))
+        return false;
+      b = 8;
+      if (getenv("MU_MP_DEBUG"))
+        std::fprintf(stderr, "round %d %s: %.6f -> %.6f\n", round, name.c_str(), current, k);
+      if (k < current)
+        gains.emplace_back(current - k, name);
+    }
+    std::stable_sort(gains.begin(), gains.end(),
+                     [](auto &a, auto &b) { return a.first > b.first; });
+    size_t before = promoted.size();
+    for (auto &[gain, name] : gains) {
+      if (current <= o.mpTargetKl || promoted.size() >= cap)
+        break;
+      bits[name] = 16;
+      double k;
+      if (!sim.run(&bits, k, error))
+        return false;
+      if (k >= current) {
+        bits[name] = 8;
+        continue;
+      }
+      current = k;
+      promoted.push_back(name);
+      ranges[name] = makeRange(stats.tensors.at(name), o, 16, perChannel.count(name) > 0);
+    }
+    if (promoted.size() == before)
+      break;
+  }
+  std::fprintf(stderr,
+               "mixed precision: simulated mean KL %.5f with all %zu activations at 8 bits, "
+               "%.5f after promoting %zu to 16 bits (target %.5f)\n",
+               base, bits.size(), current, promoted.size(), o.mpTargetKl);
+  for (const std::string &n : promoted)
+    std::fprintf(stderr, "  16-bit: %s\n", n.c_str());
+  return true;
+}
 
 bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions &o,
                CalibrationStats &stats, ActivationRanges &ranges, std::string &error) {
@@ -66,8 +264,11 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   MubArtifact art;
   if (!prepareMub(*copy, fopts, art, error))
     return false;
-  std::set<std::string> wanted = linearTensors(*copy);
+  std::set<std::string> inputs, wanted;
+  linearTensors(*copy, inputs, wanted);
 
+  std::unique_ptr<rt::Model> model;
+  CalibrationInput input;
   if (!o.calibPath.empty()) {
     // Run the float artifact from a temporary file (mmap, like deployment).
     SmallString<128> tmp;
@@ -87,7 +288,7 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
       }
     }
     rt::Status st;
-    std::unique_ptr<rt::Model> model = rt::Model::load(tmp.str().str(), st);
+    model = rt::Model::load(tmp.str().str(), st);
     if (!model) {
       error = "float model: " + st.message;
       return false;
@@ -104,7 +305,6 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     int64_t vocab = 0;
     if (const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0)))
       vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
-    CalibrationInput input;
     if (!loadCalibrationInput(o.calibPath, o.calibFormat, tok, o.calibCount, o.calibLength, vocab,
                               input, error))
       return false;
@@ -114,7 +314,8 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
         drawProgress(done, total,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
-    if (!collectStats(*model, "main", input, stats, progress, error))
+    if (!collectStats(*model, "main", input, o.gram ? inputs : std::set<std::string>(), stats,
+                      progress, error))
       return false;
     stats.modelSha256 = o.modelSha256;
     if (!o.statsPath.empty()) {
@@ -155,19 +356,27 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     }
   }
 
-  RangeOptions ro = o.range;
-  ro.bits = o.activationBits;
-  ro.symmetric = o.symmetric;
+  if (o.activationBits == 0)
+    return true; // weight-only: the statistics (Gram matrices) are the result
   for (const std::string &name : wanted) {
     auto it = stats.tensors.find(name);
     if (it == stats.tensors.end() || it->second.batches == 0)
       continue;
-    Range r = chooseRange(it->second, ro);
-    ranges[name] = ActivationRange{r.lo, r.hi, o.activationBits, o.symmetric};
+    // Linear outputs (not read by another linear) may use per-channel scales.
+    bool perChannel = o.perChannelOutputs && !inputs.count(name);
+    ranges[name] = makeRange(it->second, o, o.activationBits, perChannel);
   }
   if (ranges.empty()) {
     error = "calibration statistics cover none of this model's linear-layer tensors";
     return false;
+  }
+  if (o.mixedPrecision && o.activationBits == 8) {
+    if (!model) {
+      error = "mixed precision measures the model on calibration data: pass --calib";
+      return false;
+    }
+    if (!promoteSensitive(*model, input, stats, o, ranges, error))
+      return false;
   }
   return true;
 }

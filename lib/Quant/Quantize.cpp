@@ -1,6 +1,9 @@
 //===- Quantize.cpp - quantization math -----------------------------------===//
 #include "mu/Quant/Quantize.h"
 
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -91,6 +94,70 @@ RowQuantResult quantizeRowsMse(const float *w, int64_t rows, int64_t cols, int b
 
 RowQuantResult quantizeRowsMaxAbs(const float *w, int64_t rows, int64_t cols, int bits) {
   return quantizeRows(w, rows, cols, bits, false);
+}
+
+RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int bits,
+                                const double *gram, double damp) {
+  RowQuantResult r = quantizeRows(w, rows, cols, bits, true); // scales (and fallback)
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Mat> G(gram, cols, cols);
+  // Act-order: round the columns with the most input energy first, while
+  // the most columns remain to absorb their error.
+  std::vector<int64_t> perm(static_cast<size_t>(cols));
+  for (int64_t k = 0; k < cols; ++k)
+    perm[size_t(k)] = k;
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](int64_t a, int64_t b) { return G(a, a) > G(b, b); });
+  Mat H(cols, cols), W(rows, cols);
+  for (int64_t a = 0; a < cols; ++a)
+    for (int64_t b = 0; b < cols; ++b)
+      H(a, b) = G(perm[size_t(a)], perm[size_t(b)]);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t k = 0; k < cols; ++k)
+      W(i, k) = w[i * cols + perm[size_t(k)]];
+  // Inputs that never fired carry no information: round them plainly.
+  double meanDiag = 0;
+  for (int64_t k = 0; k < cols; ++k)
+    meanDiag += H(k, k);
+  meanDiag /= double(cols);
+  if (!(meanDiag > 0))
+    return r;
+  for (int64_t k = 0; k < cols; ++k) {
+    if (H(k, k) <= 0)
+      H(k, k) = 1;
+    H(k, k) += damp * meanDiag;
+  }
+  // U: upper Cholesky factor of H^-1 (H^-1 = U^T U).
+  Eigen::LLT<Mat> llt(H);
+  if (llt.info() != Eigen::Success)
+    return r;
+  Mat Hinv = llt.solve(Mat::Identity(cols, cols));
+  Eigen::LLT<Mat> lltInv(Hinv);
+  if (lltInv.info() != Eigen::Success)
+    return r;
+  Mat U = lltInv.matrixU();
+  int64_t m = qmax(bits);
+  Eigen::VectorXd err(rows);
+  for (int64_t k = 0; k < cols; ++k) {
+    double d = U(k, k);
+    for (int64_t i = 0; i < rows; ++i) {
+      double s = r.scales[size_t(i)];
+      double q = s > 0 ? std::clamp<double>(std::nearbyint(W(i, k) / s), -double(m), double(m)) : 0;
+      r.q[size_t(i * cols + perm[size_t(k)])] = int32_t(q);
+      err(i) = (W(i, k) - q * s) / d;
+    }
+    if (k + 1 < cols)
+      W.rightCols(cols - k - 1).noalias() -= err * U.row(k).tail(cols - k - 1);
+  }
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t k = 0; k < cols; ++k) {
+      double v = w[i * cols + k], e = v - double(r.q[size_t(i * cols + k)]) * r.scales[size_t(i)];
+      num += v * v;
+      den += e * e;
+    }
+  r.sqnrDb = den > 0 ? 10 * std::log10(num / den) : 200;
+  return r;
 }
 
 } // namespace quant

@@ -336,13 +336,20 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
       const TensorRef &w = *ins[1];
       if (!perTensor(*x))
         return bad("quantized input needs one scale and zero point");
+      bool blocked = w.quant && w.quant->blockSize > 0;
       if (!(w.dtype == DType::I8 || w.dtype == DType::I16) || !w.quant || w.quant->zeroPoints ||
-          w.quant->blockSize > 0 || !(w.quant->count == 1 || (w.quant->axis == 0 && w.quant->count == w.shape[0])))
-        return bad("integer linear needs symmetric int8/int16 weights, per tensor or per output channel");
-      if (ins[2] && (ins[2]->dtype != DType::I32 || !ins[2]->quant))
-        return bad("integer linear needs a quantized int32 bias");
-      if (!f32(&o) && !(isQuantInt(o) && perTensor(o)))
-        return bad("output must be f32 or a per-tensor quantized integer");
+          !(w.quant->count == 1 || (!blocked && w.quant->axis == 0 && w.quant->count == w.shape[0]) ||
+            (blocked && w.shape[1] % w.quant->blockSize == 0 &&
+             w.quant->count == w.shape[0] * (w.shape[1] / w.quant->blockSize))))
+        return bad("integer linear needs symmetric int8/int16 weights, per tensor, per output "
+                   "channel or per block of the input dim");
+      if (ins[2] && !(blocked ? f32(ins[2]) : (ins[2]->dtype == DType::I32 && ins[2]->quant)))
+        return bad(blocked ? "block-wise integer linear takes an f32 bias"
+                           : "integer linear needs a quantized int32 bias");
+      if (!f32(&o) && !(isQuantInt(o) && (perTensor(o) || (o.quant->blockSize == 0 &&
+                        o.quant->axis == int32_t(o.shape.size()) - 1 &&
+                        o.quant->count == w.shape[0]))))
+        return bad("output must be f32 or an integer quantized per tensor or per output channel");
       return Status::success();
     }
     if (!f32(x) || !f32(&o))
@@ -947,11 +954,60 @@ void convertQuant(OpCode op, const TensorRef &x, TensorRef &o) {
   }
 }
 
+/// Integer linear with block-wise weight scales: an exact integer dot
+/// product per block of B inputs, combined in double with the block's real
+/// scale x_scale * w_scale[c, b] (as llama.cpp's Q8_0 x Q8 dot), plus an f32
+/// bias; the real result is stored as f32 or quantized (quantizeValue).
+Status linearIntegerBlocked(const std::vector<const TensorRef *> &ins, TensorRef &o) {
+  const TensorRef &x = *ins[0], &w = *ins[1];
+  const TensorRef *bias = ins[2];
+  int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);
+  int64_t B = w.quant->blockSize, nb = K / B;
+  double xs = x.quant->scales[0];
+  int32_t xz = x.quant->zeroPoints ? int32_t(x.quant->zeroPoints[0]) : 0;
+  int32_t ylo = 0, yhi = 0;
+  bool intOut = o.dtype != DType::F32;
+  if (intOut)
+    storageRange(o, ylo, yhi);
+  std::vector<int32_t> xr(static_cast<size_t>(K));
+  std::vector<int64_t> acc(static_cast<size_t>(nb));
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k)
+      xr[size_t(k)] = loadInt(x, m * K + k) - xz;
+    for (int64_t c = 0; c < N; ++c) {
+      double sum = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        int64_t a = 0;
+        for (int64_t k = b * B; k < (b + 1) * B; ++k)
+          a += int64_t(xr[size_t(k)]) * int64_t(w.dtype == DType::I8
+                                                   ? static_cast<const int8_t *>(w.data)[c * K + k]
+                                                   : static_cast<const int16_t *>(w.data)[c * K + k]);
+        double ws = w.quant->count == 1 ? w.quant->scales[0] : w.quant->scales[c * nb + b];
+        sum += double(a) * (xs * ws);
+      }
+      if (bias)
+        sum += double(static_cast<const float *>(bias->data)[c]);
+      int64_t i = m * N + c;
+      if (!intOut) {
+        static_cast<float *>(o.data)[i] = float(sum);
+      } else {
+        int64_t oc = o.quant->count > 1 ? c : 0;
+        storeInt(o, i, quantizeValue(float(sum), o.quant->scales[oc],
+                                     o.quant->zeroPoints ? int32_t(o.quant->zeroPoints[oc]) : 0,
+                                     ylo, yhi));
+      }
+    }
+  }
+  return Status::success();
+}
+
 /// The integer linear of include/mu/runtime/Integer.h (the spec), one row at
 /// a time: exact int64 accumulators, then requantization (integer output) or
 /// scaling by x_scale * w_scale[c] (f32 output).
 Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> &ins, TensorRef &o) {
   const TensorRef &x = *ins[0], &w = *ins[1];
+  if (w.quant->blockSize > 0)
+    return linearIntegerBlocked(ins, o);
   const TensorRef *bias = ins[2];
   int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);
   double xs = x.quant->scales[0];
@@ -966,15 +1022,19 @@ Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> 
   bool intOut = o.dtype != DType::F32;
   std::vector<FixedPointMultiplier> mult;
   std::vector<double> realScale(static_cast<size_t>(N));
-  int32_t yz = 0, ylo = 0, yhi = 0;
+  int32_t ylo = 0, yhi = 0;
+  std::vector<int32_t> yz(static_cast<size_t>(N), 0);
   if (intOut) {
     storageRange(o, ylo, yhi);
-    yz = o.quant->zeroPoints ? int32_t(o.quant->zeroPoints[0]) : 0;
+    bool perChannel = o.quant->count > 1;
     mult.resize(size_t(N));
-    for (int64_t c = 0; c < N; ++c)
-      if (!quantizeMultiplier(xs * wScale(c) / double(o.quant->scales[0]), mult[size_t(c)]))
+    for (int64_t c = 0; c < N; ++c) {
+      int64_t oc = perChannel ? c : 0;
+      yz[size_t(c)] = o.quant->zeroPoints ? int32_t(o.quant->zeroPoints[oc]) : 0;
+      if (!quantizeMultiplier(xs * wScale(c) / double(o.quant->scales[oc]), mult[size_t(c)]))
         return fail(in, "requantization multiplier of channel " + std::to_string(c) +
                             " is out of range");
+    }
   } else {
     for (int64_t c = 0; c < N; ++c)
       realScale[size_t(c)] = xs * wScale(c);
@@ -992,7 +1052,7 @@ Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> 
                 bias ? b32.data() : nullptr, acc.data());
     for (int64_t c = 0; c < N; ++c) {
       if (intOut)
-        storeInt(o, m * N + c, requantize(acc[size_t(c)], mult[size_t(c)], yz, ylo, yhi));
+        storeInt(o, m * N + c, requantize(acc[size_t(c)], mult[size_t(c)], yz[size_t(c)], ylo, yhi));
       else
         static_cast<float *>(o.data)[m * N + c] = float(double(acc[size_t(c)]) * realScale[size_t(c)]);
     }

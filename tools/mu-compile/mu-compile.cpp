@@ -90,8 +90,9 @@ static cl::opt<QuantScheme> quantScheme("quant",
                           "int16 weights, static int16 activations (needs calibration)")),
     cl::cat(category));
 static cl::opt<int> weightBlock("weight-block",
-    cl::desc("With --quant=w8: one weight scale per block of N input elements "
-             "(32, 64, ...; 0 = per output channel, the default)"),
+    cl::desc("One weight scale per block of N input elements (32, 64, ...; 0 = per output "
+             "channel, the default). With activation schemes the integer linear combines "
+             "per-block integer dot products in float"),
     cl::init(0), cl::cat(category));
 static cl::opt<std::string> calibPath("calib",
     cl::desc("Calibration data: text (tokenized with the model's tokenizer), token ids "
@@ -117,6 +118,28 @@ static cl::opt<std::string> calibMethod("calib-method",
 static cl::opt<double> calibPercentile("calib-percentile",
     cl::desc("Percentile kept by --calib-method=percentile (default 99.99)"), cl::init(99.99),
     cl::cat(category));
+static cl::opt<std::string> weightRounding("weight-rounding",
+    cl::desc("With calibration data: gptq (default; error-compensating rounding using the "
+             "layer inputs) or nearest"),
+    cl::init("gptq"), cl::cat(category));
+static cl::opt<bool> mixedPrecision("mixed-precision",
+    cl::desc("With --quant=w8a8: measure each activation's effect on the output (simulated on "
+             "calibration sequences) and promote the most sensitive to int16 until "
+             "--mp-target-kl is met"),
+    cl::cat(category));
+static cl::opt<double> mpTargetKl("mp-target-kl",
+    cl::desc("Mixed-precision budget: mean KL vs the float model to reach (default 0.003)"),
+    cl::init(0.003), cl::cat(category));
+static cl::opt<double> mpMaxPromoted("mp-max-promoted",
+    cl::desc("Mixed-precision cap: at most this percent of activations in int16 (default 50)"),
+    cl::init(50), cl::cat(category));
+static cl::opt<int> mpSeqs("mp-seqs",
+    cl::desc("Calibration sequences used to measure sensitivity (default 4)"), cl::init(4),
+    cl::cat(category));
+static cl::opt<std::string> actGranularity("act-granularity",
+    cl::desc("Scales of linear-layer outputs: channel (one per output channel, min-max; the "
+             "default) or tensor (one per tensor, --calib-method); inputs are per tensor"),
+    cl::init("channel"), cl::cat(category));
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
@@ -225,15 +248,16 @@ static void readConfigMetadata(llvm::StringRef input,
       architecture = (*a)[0].getAsString()->str();
 }
 
-/// Calibrates (or loads statistics) and fills `opts` for an activation
-/// scheme; reports errors itself.
-static bool quantizeActivations(ModuleOp module, mu::MubOptions &opts) {
-  if (weightBlock != 0) {
-    llvm::errs() << "mu-compile: error: --weight-block applies to --quant=w8 only (integer "
-                    "linear kernels use one weight scale per output channel)\n";
+/// Calibrates (or loads statistics) and fills `opts`: activation ranges for
+/// w8a8/w8a16/w16a16, Gram matrices for GPTQ; reports errors itself.
+static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
+  bool weightOnly = quantScheme == QuantScheme::W8;
+  if (weightBlock < 0) {
+    llvm::errs() << "mu-compile: error: --weight-block must be positive\n";
     return false;
   }
-  const char *scheme = quantScheme == QuantScheme::W8A8    ? "w8a8"
+  const char *scheme = weightOnly                          ? "w8"
+                       : quantScheme == QuantScheme::W8A8  ? "w8a8"
                        : quantScheme == QuantScheme::W8A16 ? "w8a16"
                                                            : "w16a16";
   if (calibPath.empty() && calibStats.empty()) {
@@ -243,9 +267,19 @@ static bool quantizeActivations(ModuleOp module, mu::MubOptions &opts) {
     return false;
   }
   mu::quant::PtqOptions po;
-  po.activationBits = quantScheme == QuantScheme::W8A8 ? 8 : 16;
+  po.activationBits = weightOnly ? 0 : quantScheme == QuantScheme::W8A8 ? 8 : 16;
   opts.weightBits = quantScheme == QuantScheme::W16A16 ? 16 : 8;
+  po.gram = weightRounding == "gptq";
+  if (weightRounding != "gptq" && weightRounding != "nearest") {
+    llvm::errs() << "mu-compile: error: --weight-rounding must be gptq or nearest\n";
+    return false;
+  }
   po.symmetric = actSymmetric;
+  if (actGranularity != "channel" && actGranularity != "tensor") {
+    llvm::errs() << "mu-compile: error: --act-granularity must be channel or tensor\n";
+    return false;
+  }
+  po.perChannelOutputs = actGranularity == "channel";
   std::string method = calibMethod.empty() ? (po.activationBits == 8 ? "percentile" : "minmax")
                                            : calibMethod.getValue();
   if (!mu::quant::parseRangeMethod(method, po.range.method)) {
@@ -273,17 +307,41 @@ static bool quantizeActivations(ModuleOp module, mu::MubOptions &opts) {
   po.statsPath = calibStats;
   po.modelSha256 = opts.sourceSha256;
   po.progress = isatty(2);
-  mu::quant::CalibrationStats stats;
+  po.mixedPrecision = mixedPrecision;
+  po.mpTargetKl = mpTargetKl;
+  po.mpMaxPromoted = mpMaxPromoted;
+  po.mpSequences = mpSeqs;
+  if (mixedPrecision && po.activationBits != 8) {
+    llvm::errs() << "mu-compile: error: --mixed-precision applies to --quant=w8a8\n";
+    return false;
+  }
+  auto stats = std::make_shared<mu::quant::CalibrationStats>();
   auto ranges = std::make_shared<mu::quant::ActivationRanges>();
   std::string error;
-  if (!mu::quant::calibrate(module, opts, po, stats, *ranges, error)) {
+  if (!mu::quant::calibrate(module, opts, po, *stats, *ranges, error)) {
     llvm::errs() << "mu-compile: error: " << error << "\n";
     return false;
   }
-  opts.activationRanges = ranges;
+  if (!weightOnly)
+    opts.activationRanges = ranges;
+  po.gram = po.gram && llvm::any_of(stats->tensors, [](auto &kv) { return kv.second.gramDim > 0; });
+  if (po.gram)
+    opts.calibration = stats;
+  llvm::erase_if(opts.config, [](auto &kv) { return kv.first == "mu.quant"; });
   opts.quantScheme = scheme;
-  std::string desc = std::string(scheme) + ", " + method + (po.symmetric ? ", symmetric" : ", asymmetric") +
-                     " activations, calibrated on " + stats.source;
+  opts.weightBlock = weightBlock;
+  std::string desc = std::string(scheme) + (po.gram ? ", gptq" : ", nearest") + " weights";
+  if (!weightOnly)
+    desc += std::string(", ") + method + (po.symmetric ? " symmetric" : " asymmetric") +
+            " activations";
+  desc += ", calibrated on " + stats->source;
+  if (mixedPrecision) {
+    std::string promoted;
+    for (auto &[name, r] : *ranges)
+      if (r.bits == 16)
+        promoted += (promoted.empty() ? "" : ",") + name;
+    opts.config.emplace_back("mu.quant.int16_activations", promoted);
+  }
   opts.config.emplace_back("mu.quant", desc);
   return true;
 }
@@ -378,8 +436,8 @@ int main(int argc, char **argv) {
       llvm::errs() << "mu-compile: error: " << error << "\n";
       return 1;
     }
-    if (weightBlock < 0 || (weightBlock > 0 && quantScheme != QuantScheme::W8)) {
-      llvm::errs() << "mu-compile: error: --weight-block needs --quant=w8 and a positive size\n";
+    if (weightBlock < 0 || (weightBlock > 0 && quantScheme == QuantScheme::None)) {
+      llvm::errs() << "mu-compile: error: --weight-block needs --quant and a positive size\n";
       return 1;
     }
     if (maxSeq < 1) {
@@ -387,12 +445,13 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (quantScheme == QuantScheme::W8A8 || quantScheme == QuantScheme::W8A16 ||
-        quantScheme == QuantScheme::W16A16) {
-      if (!quantizeActivations(*module, opts))
+        quantScheme == QuantScheme::W16A16 ||
+        (quantScheme == QuantScheme::W8 && (!calibPath.empty() || !calibStats.empty()))) {
+      if (!calibrateModel(*module, opts))
         return 1;
     } else if (!calibPath.empty() || !calibStats.empty()) {
-      llvm::errs() << "mu-compile: error: --calib/--calib-stats need an activation scheme "
-                      "(--quant=w8a8, w8a16 or w16a16)\n";
+      llvm::errs() << "mu-compile: error: --calib/--calib-stats need --quant (w8 uses them "
+                      "for GPTQ weight rounding; w8a8, w8a16, w16a16 also for activations)\n";
       return 1;
     }
     if (!mu::prepareMub(*module, opts, mub, error)) {

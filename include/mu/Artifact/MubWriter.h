@@ -51,6 +51,9 @@ struct MubOptions {
   /// Static activation ranges by tensor name (mu-quantize-activations);
   /// null = float activations.
   std::shared_ptr<const quant::ActivationRanges> activationRanges;
+  /// Calibration statistics: with Gram matrices of linear inputs, weights
+  /// are rounded by GPTQ instead of to nearest.
+  std::shared_ptr<const quant::CalibrationStats> calibration;
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,10 +50,12 @@ bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt:
                           CalibrationInput &out, std::string &error);
 
 /// Runs `program` (inputs: one [1, L] i64 id tensor) over every sequence and
-/// observes every f32 tensor it writes. `progress(done, total)` is called
-/// after each sequence. Fails on executor errors and on NaN activations.
+/// observes every f32 tensor it writes (and the Gram matrix of those named
+/// in `gramTensors`). `progress(done, total)` is called after each
+/// sequence. Fails on executor errors and on NaN activations.
 bool collectStats(const rt::Model &model, const std::string &program,
-                  const CalibrationInput &input, CalibrationStats &stats,
+                  const CalibrationInput &input, const std::set<std::string> &gramTensors,
+                  CalibrationStats &stats,
                   const std::function<void(size_t, size_t)> &progress, std::string &error);
 
 } // namespace quant

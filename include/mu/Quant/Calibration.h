@@ -35,8 +35,15 @@ struct TensorStats {
   /// Per-channel (last dim) min/max; empty when the last dim varied.
   std::vector<float> chMin, chMax;
 
+  /// Gram matrix sum x x^T over rows x of the last dim (dim x dim,
+  /// row-major), for tensors that feed linear layers (GPTQ); else empty.
+  std::vector<double> gram;
+  int64_t gramDim = 0;
+
   /// Adds one batch: `n` values whose last dim has `channels` elements.
   void observe(const float *x, int64_t n, int64_t channels);
+  /// Adds the batch's rows (last dim `dim`) to the Gram matrix.
+  void observeGram(const float *x, int64_t n, int64_t dim);
 };
 
 enum class RangeMethod { MinMax, MovingAverage, Percentile, Entropy, Mse };
@@ -76,6 +83,9 @@ struct ActivationRange {
   double lo = 0, hi = 0;
   int bits = 8;
   bool symmetric = false;
+  /// Per-channel ranges along the last dim (linear outputs); empty = per
+  /// tensor.
+  std::vector<double> channelLo, channelHi;
 };
 /// Tensor name -> range; what mu-quantize-activations consumes. JSON form:
 /// {"format": "mu-activation-ranges", "tensors": {"<name>": {"lo": -1.5,

@@ -22,8 +22,10 @@ namespace mu {
 namespace quant {
 
 struct PtqOptions {
-  int activationBits = 8;
+  int activationBits = 8;      ///< 0: weight-only (statistics for GPTQ)
+  bool gram = true;            ///< collect Gram matrices of linear inputs (GPTQ)
   bool symmetric = false;
+  bool perChannelOutputs = true; ///< linear outputs: one scale per output channel
   RangeOptions range;          ///< method, percentile (bits/symmetry set from above)
   std::string calibPath;       ///< calibration data ("" = load statsPath)
   CalibFormat calibFormat = CalibFormat::Auto;
@@ -31,7 +33,20 @@ struct PtqOptions {
   std::string statsPath;       ///< save (with calibPath) or load statistics
   std::string modelSha256;
   bool progress = false;       ///< draw a progress bar on stderr
+  /// Sensitivity-driven mixed precision (8-bit activations only): promote
+  /// the tensors whose 16-bit promotion lowers the simulated KL most, one
+  /// at a time, until the KL is <= mpTargetKl or mpMaxPromoted percent of
+  /// the tensors are 16-bit.
+  bool mixedPrecision = false;
+  double mpTargetKl = 0.003;
+  double mpMaxPromoted = 50;
+  int mpSequences = 4;
 };
+
+/// The mixed-precision search (see PtqOptions); updates `ranges` bits.
+bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
+                      const CalibrationStats &stats, const PtqOptions &options,
+                      ActivationRanges &ranges, std::string &error);
 
 /// The tensors the integer kernels read or write (inputs and outputs of
 /// `muk.linear`), by name, from a copy of `module` lowered to kernels.

@@ -37,6 +37,16 @@ RowQuantResult quantizeRowsMse(const float *w, int64_t rows, int64_t cols, int b
 /// Same with scale = max|row| / qmax (no search), for comparison.
 RowQuantResult quantizeRowsMaxAbs(const float *w, int64_t rows, int64_t cols, int bits);
 
+/// GPTQ (Frantar et al., 2022) with the per-row MSE scales of
+/// quantizeRowsMse: columns are rounded in order and each column's rounding
+/// error is spread over the columns not yet rounded, weighted by the
+/// inverse of H = sum x x^T over the layer's calibration inputs, so the
+/// layer's *output* error ||X W^T - X Wq^T|| is minimized rather than the
+/// weights' own error. `gram` is H, cols x cols row-major; `damp` adds
+/// damp * mean(diag H) to the diagonal (numerical safety).
+RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int bits,
+                                const double *gram, double damp = 0.01);
+
 } // namespace quant
 } // namespace mu
 

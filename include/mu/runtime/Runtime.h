@@ -127,8 +127,9 @@ public:
 
   /// Called after every instruction for each tensor it wrote, with the
   /// tensor's name in the artifact (calibration observers, accuracy
-  /// reports). The view is valid only during the call.
-  using Observer = std::function<void(const std::string &tensor, const TensorRef &value)>;
+  /// reports). The view is valid only during the call; an observer may
+  /// rewrite the values in place (quantization simulation).
+  using Observer = std::function<void(const std::string &tensor, TensorRef &value)>;
   void setObserver(Observer observer) { observer_ = std::move(observer); }
 
   /// Peak bytes held by arenas, state and scratch.
