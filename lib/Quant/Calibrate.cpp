@@ -35,7 +35,8 @@ bool cutWindows(const std::string &path, const std::vector<int64_t> &tokens, int
   if (int64_t(tokens.size()) < body) {
     error = path + ": " + std::to_string(tokens.size()) +
             " tokens, fewer than one calibration sequence (" + std::to_string(body) +
-            " tokens + BOS); use a longer file or a smaller --calib-len";
+            (bos >= 0 ? " tokens after BOS" : " tokens") +
+            "); use a longer file or a smaller --calib-len";
     return false;
   }
   int64_t available = int64_t(tokens.size()) / body;

@@ -67,7 +67,10 @@ void TensorStats::observe(const float *x, int64_t n, int64_t channels) {
       chMin.assign(size_t(channels), std::numeric_limits<float>::infinity());
       chMax.assign(size_t(channels), -std::numeric_limits<float>::infinity());
     }
-    if (chMin.size() == size_t(channels)) {
+    if (batches > 1 && chMin.size() != size_t(channels)) {
+      chMin.clear(); // the last dim varies: no per-channel statistics
+      chMax.clear();
+    } else if (chMin.size() == size_t(channels)) {
       for (int64_t i = 0; i < n; ++i) {
         float v = x[i];
         if (std::isnan(v))

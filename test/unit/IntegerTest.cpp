@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 using namespace mu::rt;
 
@@ -85,4 +86,31 @@ TEST(Integer, LinearPerChannelByHand) {
   linearInt(x16, 1, 3, 0, w, 2, nullptr, mult, 0, -32768, 32767, y);
   EXPECT_EQ(y[0], (1000 - 4000 + 9000) / 2);  // 3000
   EXPECT_EQ(y[1], (-4000 + 30000) / 4);       // 6500 exactly (no tie)
+}
+
+TEST(Integer, WideAccumulatorsAndInt16Weights) {
+  // 4096 products of 32767 * 32767: far beyond int32, exact in int64.
+  std::vector<int32_t> x(4096, 32767);
+  std::vector<int16_t> w(4096, 32767);
+  int64_t acc;
+  linearAcc(x.data(), 1, 4096, 0, w.data(), 1, nullptr, &acc);
+  EXPECT_EQ(acc, int64_t(4096) * 32767 * 32767);
+  // Requantizing a 2^40-scale accumulator by 2^-30 uses the 128-bit product.
+  FixedPointMultiplier m;
+  ASSERT_TRUE(quantizeMultiplier(std::ldexp(1.0, -30), m));
+  EXPECT_EQ(applyMultiplier(int64_t(1) << 40, m), 1024);
+  EXPECT_EQ(applyMultiplier(int64_t(3) << 29, m), 2);   // 1.5 -> 2 (half up)
+  EXPECT_EQ(applyMultiplier(-(int64_t(3) << 29), m), -1); // -1.5 -> -1
+  EXPECT_EQ(applyMultiplier(int64_t(1) << 62, m), 2147483647); // saturates
+}
+
+TEST(Integer, QuantizeValueRoundsHalfToEven) {
+  EXPECT_EQ(quantizeValue(0.5f, 1.0f, 0, -128, 127), 0);
+  EXPECT_EQ(quantizeValue(1.5f, 1.0f, 0, -128, 127), 2);
+  EXPECT_EQ(quantizeValue(2.5f, 1.0f, 0, -128, 127), 2);
+  EXPECT_EQ(quantizeValue(-2.5f, 1.0f, 0, -128, 127), -2);
+  EXPECT_EQ(quantizeValue(2.5f, 1.0f, 10, -128, 127), 12); // zero point after rounding
+  EXPECT_EQ(quantizeValue(1000.0f, 1.0f, 0, -127, 127), 127);
+  EXPECT_EQ(quantizeValue(-1000.0f, 1.0f, 0, -127, 127), -127); // narrow range
+  EXPECT_EQ(quantizeValue(NAN, 1.0f, 3, -128, 127), 3);
 }
