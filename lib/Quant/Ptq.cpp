@@ -1,7 +1,9 @@
 //===- Ptq.cpp - post-training quantization driver ------------------------===//
 #include "mu/Quant/Ptq.h"
+#include "mu/Quant/Report.h"
 
 #include "dialects/Kernel/MukOps.h"
+#include "passes/Passes.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
 #include "mub_generated.h"
@@ -38,13 +40,45 @@ void drawProgress(size_t done, size_t total, double seconds) {
   std::fflush(stderr);
 }
 
+/// Writes `art` to a temporary file and maps it with the runtime (the file
+/// is unlinked at once; the mapping stays valid).
+std::unique_ptr<rt::Model> loadTemporary(const MubArtifact &art, std::string &error) {
+  SmallString<128> tmp;
+  int fd;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("mu-float", "mub", fd, tmp)) {
+    error = "cannot create a temporary file for the float model: " + ec.message();
+    return nullptr;
+  }
+  llvm::FileRemover remover(tmp);
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    art.write(os);
+    if (os.has_error()) {
+      error = "cannot write the float model to " + tmp.str().str();
+      os.clear_error();
+      return nullptr;
+    }
+  }
+  rt::Status st;
+  std::unique_ptr<rt::Model> model = rt::Model::load(tmp.str().str(), st);
+  if (!model)
+    error = "float model: " + st.message;
+  return model;
+}
+
 /// Names of the tensors linear layers read (`inputs`) and write, over all
 /// programs.
-void linearTensors(ModuleOp lowered, std::set<std::string> &inputs, std::set<std::string> &all) {
+void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::string> &inputs,
+                   std::set<std::string> &all) {
   for (auto f : lowered.getOps<func::FuncOp>()) {
     Block &body = f.getBody().front();
     llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
     for (auto lin : body.getOps<muk::LinearOp>()) {
+      // Only linears whose weight mu-quantize-weights quantizes (2-d, at
+      // least its min-elements) become integer linears.
+      auto wt = cast<RankedTensorType>(lin->getOperand(1).getType());
+      if (wt.getRank() != 2 || wt.getNumElements() < minWeightElements)
+        continue;
       auto it = names.find(lin->getOperand(0));
       if (it != names.end()) {
         inputs.insert(it->second);
@@ -265,34 +299,15 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   if (!prepareMub(*copy, fopts, art, error))
     return false;
   std::set<std::string> inputs, wanted;
-  linearTensors(*copy, inputs, wanted);
+  linearTensors(*copy, QuantizeWeightsOptions().minElements, inputs, wanted);
 
   std::unique_ptr<rt::Model> model;
   CalibrationInput input;
   if (!o.calibPath.empty()) {
     // Run the float artifact from a temporary file (mmap, like deployment).
-    SmallString<128> tmp;
-    int fd;
-    if (auto ec = llvm::sys::fs::createTemporaryFile("mu-calib", "mub", fd, tmp)) {
-      error = "cannot create a temporary file for the float model: " + ec.message();
+    model = loadTemporary(art, error);
+    if (!model)
       return false;
-    }
-    llvm::FileRemover remover(tmp);
-    {
-      llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-      art.write(os);
-      if (os.has_error()) {
-        error = "cannot write the float model to " + tmp.str().str();
-        os.clear_error();
-        return false;
-      }
-    }
-    rt::Status st;
-    model = rt::Model::load(tmp.str().str(), st);
-    if (!model) {
-      error = "float model: " + st.message;
-      return false;
-    }
     const mub::Program *p = model->program("main");
     if (!p || !p->inputs() || p->inputs()->size() != 1) {
       error = "calibration runs the decoder-only `main` program (one input_ids input); this "
@@ -379,6 +394,52 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
       return false;
   }
   return true;
+}
+
+bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::string &quantPath,
+            const ActivationRanges *ranges, const ReportRequest &req, std::string &error) {
+  MubOptions fopts = floatOptions;
+  fopts.weightBits = 0;
+  fopts.weightBlock = 0;
+  fopts.activationRanges = nullptr;
+  fopts.calibration = nullptr;
+  fopts.maxSeq = std::max<int64_t>(fopts.maxSeq, req.length);
+  MubArtifact art;
+  if (!prepareMub(floatModule, fopts, art, error))
+    return false;
+  std::unique_ptr<rt::Model> floatModel = loadTemporary(art, error);
+  if (!floatModel)
+    return false;
+  rt::Status st;
+  std::unique_ptr<rt::Model> quantModel = rt::Model::load(quantPath, st);
+  if (!quantModel) {
+    error = st.message;
+    return false;
+  }
+  const mub::Program *p = quantModel->program("main");
+  if (!p || !p->inputs() || p->inputs()->size() != 1) {
+    error = "--report runs the decoder-only `main` program; this model has none";
+    return false;
+  }
+  rt::Tokenizer tok;
+  if (quantModel->fb().tokenizer())
+    (void)tok.init(quantModel->fb().tokenizer());
+  const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0));
+  int64_t vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
+  CalibrationInput input;
+  if (!loadCalibrationInput(req.textPath, req.format, tok, req.sequences, req.length, vocab, input,
+                            error))
+    return false;
+  ReportOptions ro;
+  ro.scheme = req.scheme;
+  ro.evalSource = input.description;
+  ActivationRanges none;
+  if (ranges)
+    for (auto &[name, r] : *ranges)
+      if (r.bits == 16 && llvm::any_of(*ranges, [](auto &kv) { return kv.second.bits == 8; }))
+        ro.promoted.push_back(name);
+  return writeReport(*floatModel, *quantModel, input, ranges ? *ranges : none, ro, req.jsonPath,
+                     req.htmlPath, error);
 }
 
 } // namespace quant

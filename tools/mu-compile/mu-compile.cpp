@@ -140,6 +140,17 @@ static cl::opt<std::string> actGranularity("act-granularity",
     cl::desc("Scales of linear-layer outputs: channel (one per output channel, min-max; the "
              "default) or tensor (one per tensor, --calib-method); inputs are per tensor"),
     cl::init("channel"), cl::cat(category));
+static cl::opt<std::string> reportPath("report",
+    cl::desc("Write an accuracy report (JSON here, HTML beside it): per quantized tensor SQNR "
+             "and cosine vs float, end-to-end perplexity, mean KL and top-1 agreement; both "
+             "models run by the executor on --report-text"),
+    cl::value_desc("file.json"), cl::cat(category));
+static cl::opt<std::string> reportText("report-text",
+    cl::desc("Evaluation data for --report (text, .ids or .npy; default: the --calib file)"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<int> reportSeqs("report-seqs",
+    cl::desc("Sequences of --calib-len tokens evaluated by --report (default 16)"), cl::init(16),
+    cl::cat(category));
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
@@ -396,6 +407,8 @@ int main(int argc, char **argv) {
     out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
 
   mu::MubArtifact mub;
+  OwningOpRef<ModuleOp> floatCopy; // --report: the model before quantization
+  mu::MubOptions floatOpts;
   if (kind == Emit::Mub || kind == Emit::Kernels) {
     {
       std::string diag;
@@ -454,6 +467,24 @@ int main(int argc, char **argv) {
                       "for GPTQ weight rounding; w8a8, w8a16, w16a16 also for activations)\n";
       return 1;
     }
+    if (!reportPath.empty()) {
+      if (quantScheme == QuantScheme::None) {
+        llvm::errs() << "mu-compile: error: --report compares a quantized artifact with the float "
+                        "model: pass --quant\n";
+        return 1;
+      }
+      if (reportText.empty() && calibPath.empty()) {
+        llvm::errs() << "mu-compile: error: --report needs evaluation data: --report-text FILE "
+                        "(or --calib FILE)\n";
+        return 1;
+      }
+      if (reportSeqs < 1) {
+        llvm::errs() << "mu-compile: error: --report-seqs must be >= 1\n";
+        return 1;
+      }
+      floatCopy = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+      floatOpts = opts;
+    }
     if (!mu::prepareMub(*module, opts, mub, error)) {
       llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
       return 1;
@@ -487,6 +518,26 @@ int main(int argc, char **argv) {
     llvm::errs() << "mu-compile: error: cannot write '" << out
                  << "': " << llvm::toString(std::move(err)) << "\n";
     return 1;
+  }
+  if (floatCopy) {
+    mu::quant::ReportRequest req;
+    req.jsonPath = reportPath;
+    llvm::StringRef jp(reportPath);
+    req.htmlPath = (jp.ends_with(".json") ? jp.drop_back(5).str() : jp.str()) + ".html";
+    req.textPath = reportText.empty() ? calibPath.getValue() : reportText.getValue();
+    (void)mu::quant::parseCalibFormat(calibFormat, req.format);
+    if (!reportText.empty())
+      req.format = mu::quant::CalibFormat::Auto;
+    req.sequences = reportSeqs;
+    req.length = calibLen;
+    for (auto &kv : floatOpts.config)
+      if (kv.first == "mu.quant")
+        req.scheme = kv.second;
+    if (!mu::quant::report(*floatCopy, floatOpts, out, floatOpts.activationRanges.get(), req,
+                           error)) {
+      llvm::errs() << "mu-compile: error: --report: " << error << "\n";
+      return 1;
+    }
   }
   return 0;
 }

@@ -54,6 +54,22 @@ bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
 bool calibrate(mlir::ModuleOp module, const MubOptions &floatOptions, const PtqOptions &options,
                CalibrationStats &stats, ActivationRanges &ranges, std::string &error);
 
+/// What `--report` evaluates.
+struct ReportRequest {
+  std::string jsonPath, htmlPath;
+  std::string textPath;            ///< evaluation data (text / ids / .npy)
+  CalibFormat format = CalibFormat::Auto;
+  int64_t sequences = 16, length = 256;
+  std::string scheme;
+};
+
+/// Compiles `floatModule` (a clone taken before quantization) to a float
+/// artifact, runs it and the written quantized artifact `quantPath` on the
+/// evaluation sequences and writes the JSON + HTML report.
+bool report(mlir::ModuleOp floatModule, const MubOptions &floatOptions,
+            const std::string &quantPath, const ActivationRanges *ranges,
+            const ReportRequest &request, std::string &error);
+
 } // namespace quant
 } // namespace mu
 
