@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -69,7 +71,7 @@ std::unique_ptr<rt::Model> loadTemporary(const MubArtifact &art, std::string &er
 /// Names of the tensors linear layers read (`inputs`) and write, over all
 /// programs.
 void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::string> &inputs,
-                   std::set<std::string> &all) {
+                   std::set<std::string> &all, std::map<std::string, std::string> &kinds) {
   for (auto f : lowered.getOps<func::FuncOp>()) {
     Block &body = f.getBody().front();
     llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
@@ -83,7 +85,9 @@ void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::st
       if (it != names.end()) {
         inputs.insert(it->second);
         all.insert(it->second);
+        kinds[it->second] = lin->getOperand(0).getDefiningOp()->getName().stripDialect().str();
       }
+      kinds[names.lookup(lin->getResult(0))] = "linear";
       bool returned = llvm::any_of(lin->getResult(0).getUsers(),
                                    [](Operation *u) { return isa<func::ReturnOp>(u); });
       if (!returned)
@@ -217,7 +221,8 @@ struct Simulator {
 
 bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
                       const CalibrationStats &stats, const PtqOptions &o,
-                      ActivationRanges &ranges, std::string &error) {
+                      const std::set<std::string> &pinned, ActivationRanges &ranges,
+                      std::string &error) {
   std::vector<std::vector<int64_t>> seqs(
       input.sequences.begin(),
       input.sequences.begin() + std::min<size_t>(input.sequences.size(), size_t(o.mpSequences)));
@@ -244,7 +249,7 @@ bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
   for (int round = 0; round < 3 && current > o.mpTargetKl && promoted.size() < cap; ++round) {
     std::vector<std::pair<double, std::string>> gains;
     for (auto &[name, b] : bits) {
-      if (b != 8)
+      if (b != 8 || pinned.count(name))
         continue;
       b = 16;
       double k;
@@ -299,7 +304,8 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   if (!prepareMub(*copy, fopts, art, error))
     return false;
   std::set<std::string> inputs, wanted;
-  linearTensors(*copy, QuantizeWeightsOptions().minElements, inputs, wanted);
+  std::map<std::string, std::string> kinds;
+  linearTensors(*copy, QuantizeWeightsOptions().minElements, inputs, wanted, kinds);
 
   std::unique_ptr<rt::Model> model;
   CalibrationInput input;
@@ -385,13 +391,78 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     error = "calibration statistics cover none of this model's linear-layer tensors";
     return false;
   }
+  // Overrides: pinned precision by name pattern / producing op.
+  std::set<std::string> pinned;
+  for (size_t i = 0; i < o.overrides.size(); ++i) {
+    const PrecisionOverride &ov = o.overrides[i];
+    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(ov.match.empty() ? "*" : ov.match);
+    if (!glob) {
+      error = "override " + std::to_string(i) + ": bad pattern '" + ov.match + "': " +
+              llvm::toString(glob.takeError());
+      return false;
+    }
+    int matched = 0;
+    for (const std::string &name : wanted) {
+      if (!glob->match(name) || (!ov.op.empty() && kinds[name] != ov.op) ||
+          !stats.tensors.count(name))
+        continue;
+      ++matched;
+      pinned.insert(name);
+      if (ov.bits == 0)
+        ranges.erase(name);
+      else
+        ranges[name] = makeRange(stats.tensors.at(name), o, ov.bits,
+                                 o.perChannelOutputs && !inputs.count(name));
+    }
+    if (!matched)
+      std::fprintf(stderr, "mu-compile: warning: override %zu (match '%s', op '%s') matches no "
+                           "quantized tensor\n", i, ov.match.c_str(), ov.op.c_str());
+  }
   if (o.mixedPrecision && o.activationBits == 8) {
     if (!model) {
       error = "mixed precision measures the model on calibration data: pass --calib";
       return false;
     }
-    if (!promoteSensitive(*model, input, stats, o, ranges, error))
+    if (!promoteSensitive(*model, input, stats, o, pinned, ranges, error))
       return false;
+  }
+  return true;
+}
+
+bool parseOverrides(const std::string &text, std::vector<PrecisionOverride> &out,
+                    std::string &error) {
+  llvm::Expected<llvm::json::Value> v = llvm::json::parse(text);
+  if (!v) {
+    error = "not valid JSON: " + llvm::toString(v.takeError());
+    return false;
+  }
+  const llvm::json::Object *root = v->getAsObject();
+  const llvm::json::Array *list = root ? root->getArray("overrides") : nullptr;
+  if (!root || root->getString("format") != "mu-quant-overrides" || !list) {
+    error = "expected {\"format\": \"mu-quant-overrides\", \"overrides\": [...]}";
+    return false;
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    const llvm::json::Object *e = (*list)[i].getAsObject();
+    auto bad = [&](const std::string &m) {
+      error = "overrides[" + std::to_string(i) + "]: " + m;
+      return false;
+    };
+    if (!e)
+      return bad("not an object");
+    PrecisionOverride ov;
+    if (auto m = e->getString("match")) ov.match = m->str();
+    if (auto op = e->getString("op")) ov.op = op->str();
+    if (ov.match.empty() && ov.op.empty())
+      return bad("needs \"match\" (a tensor-name glob) and/or \"op\" (a kernel kind)");
+    auto prec = e->getString("precision");
+    if (!prec)
+      return bad("needs \"precision\": \"int8\", \"int16\" or \"float\"");
+    if (*prec == "int8") ov.bits = 8;
+    else if (*prec == "int16") ov.bits = 16;
+    else if (*prec == "float") ov.bits = 0;
+    else return bad("precision '" + prec->str() + "' is not int8, int16 or float");
+    out.push_back(ov);
   }
   return true;
 }

@@ -151,6 +151,12 @@ static cl::opt<std::string> reportText("report-text",
 static cl::opt<int> reportSeqs("report-seqs",
     cl::desc("Sequences of --calib-len tokens evaluated by --report (default 16)"), cl::init(16),
     cl::cat(category));
+static cl::opt<std::string> overridesPath("quant-overrides",
+    cl::desc("JSON file pinning activation precision by tensor-name glob and/or producing op: "
+             "{\"format\": \"mu-quant-overrides\", \"overrides\": [{\"match\": "
+             "\"model.norm\", \"precision\": \"int16\"}, {\"op\": \"glu\", \"precision\": "
+             "\"float\"}]}"),
+    cl::value_desc("file"), cl::cat(category));
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
@@ -318,6 +324,18 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
   po.statsPath = calibStats;
   po.modelSha256 = opts.sourceSha256;
   po.progress = isatty(2);
+  if (!overridesPath.empty()) {
+    auto buf = llvm::MemoryBuffer::getFile(overridesPath);
+    std::string err;
+    if (!buf) {
+      llvm::errs() << "mu-compile: error: cannot read '" << overridesPath << "'\n";
+      return false;
+    }
+    if (!mu::quant::parseOverrides((*buf)->getBuffer().str(), po.overrides, err)) {
+      llvm::errs() << "mu-compile: error: " << overridesPath << ": " << err << "\n";
+      return false;
+    }
+  }
   po.mixedPrecision = mixedPrecision;
   po.mpTargetKl = mpTargetKl;
   po.mpMaxPromoted = mpMaxPromoted;

@@ -16,10 +16,24 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
+#include <set>
 #include <string>
 
 namespace mu {
 namespace quant {
+
+/// Pins the precision of activation tensors by name pattern and/or the
+/// kind of op that produces them (an overrides file entry).
+struct PrecisionOverride {
+  std::string match; ///< glob over tensor names ("" = any)
+  std::string op;    ///< producing kernel kind, e.g. "glu", "rms_norm" ("" = any)
+  int bits = 16;     ///< 8, 16, or 0 = keep float
+};
+
+/// Parses {"format": "mu-quant-overrides", "overrides": [{"match": GLOB,
+/// "op": KIND, "precision": "int8" | "int16" | "float"}, ...]}.
+bool parseOverrides(const std::string &json, std::vector<PrecisionOverride> &out,
+                    std::string &error);
 
 struct PtqOptions {
   int activationBits = 8;      ///< 0: weight-only (statistics for GPTQ)
@@ -41,12 +55,16 @@ struct PtqOptions {
   double mpTargetKl = 0.003;
   double mpMaxPromoted = 50;
   int mpSequences = 4;
+  /// Applied after range selection, before mixed precision (which leaves
+  /// pinned tensors alone); later entries win.
+  std::vector<PrecisionOverride> overrides;
 };
 
 /// The mixed-precision search (see PtqOptions); updates `ranges` bits.
 bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
                       const CalibrationStats &stats, const PtqOptions &options,
-                      ActivationRanges &ranges, std::string &error);
+                      const std::set<std::string> &pinned, ActivationRanges &ranges,
+                      std::string &error);
 
 /// The tensors the integer kernels read or write (inputs and outputs of
 /// `muk.linear`), by name, from a copy of `module` lowered to kernels.
