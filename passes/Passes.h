@@ -32,6 +32,14 @@ std::unique_ptr<mlir::Pass>
 createQuantizeWeights(const QuantizeWeightsOptions &options,
                       std::shared_ptr<const quant::CalibrationStats> stats);
 
+/// mu-smooth-quant with in-memory statistics; `factors` (if non-empty on
+/// entry) are applied as given, else computed, and are filled with what
+/// was applied (tensor name -> per-channel s).
+std::unique_ptr<mlir::Pass>
+createSmoothQuant(const SmoothQuantOptions &options,
+                  std::shared_ptr<const quant::CalibrationStats> stats,
+                  std::shared_ptr<quant::SmoothingFactors> factors);
+
 /// Adds the transformer fusion pipeline (canonicalize, then each fusion in
 /// dependency order, then CSE) to `pm`.
 void buildFuseTransformerPipeline(mlir::OpPassManager &pm);

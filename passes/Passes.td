@@ -116,6 +116,25 @@ def NameOps : Pass<"mu-name-ops", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect"];
 }
 
+def SmoothQuant : Pass<"mu-smooth-quant", "mlir::ModuleOp"> {
+  let summary = "SmoothQuant: move activation outliers into the following weights";
+  let description = [{
+    For each norm or glu output (named by mu-name-ops) that only feeds
+    linear layers: s_j = max|X_j|^alpha / max|W_:j|^(1-alpha) (activation
+    per-channel range from calibration statistics, W over all consumers);
+    the producer's channel j is divided by s_j (norm weight and bias, or the
+    rows of the glu's `up` projection) and column j of every consuming
+    weight multiplied by s_j. The function is mathematically unchanged; the
+    activation's channels become even. Constants are rewritten once and
+    shared by every function; a tied table that is also gathered is left
+    alone.
+  }];
+  let options = [Option<"alpha", "alpha", "double", "0.5", "migration strength (0..1)">,
+                 Option<"statsFile", "stats", "std::string", "\"\"",
+                        "calibration statistics JSON (mu-calibration-stats)">];
+  let dependentDialects = ["mu::MuDialect"];
+}
+
 def LowerToKernels : Pass<"mu-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "mu graph -> muk kernel program (one op per runtime kernel)";
   let description = [{

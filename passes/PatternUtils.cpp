@@ -1,5 +1,6 @@
 //===- PatternUtils.cpp - helpers shared by the fusion passes -------------===//
 #include "passes/PatternUtils.h"
+#include "mu/Support/Half.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinDialect.h"
@@ -107,6 +108,54 @@ ElementsAttr transposeConstant2D(ElementsAttr attr, StringRef hint) {
   auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
   return DenseResourceElementsAttr::get(newType, (hint + ".T").str(),
                                         std::move(blob));
+}
+
+std::vector<float> constantFloats(ElementsAttr attr) {
+  std::vector<float> out;
+  auto type = cast<ShapedType>(attr.getType());
+  Type et = type.getElementType();
+  int64_t n = type.getNumElements();
+  if (auto d = dyn_cast<DenseElementsAttr>(attr); d && d.isSplat() && isa<FloatType>(et)) {
+    out.assign(size_t(n), float(d.getSplatValue<APFloat>().convertToDouble()));
+    return out;
+  }
+  ArrayRef<char> raw = rawConstantBytes(attr);
+  if (et.isF32() && raw.size() == size_t(n) * 4) {
+    out.resize(size_t(n));
+    std::memcpy(out.data(), raw.data(), raw.size());
+  } else if ((et.isF16() || et.isBF16()) && raw.size() == size_t(n) * 2) {
+    out.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, raw.data() + 2 * i, 2);
+      out[size_t(i)] = et.isF16() ? halfToFloat(h) : bf16ToFloat(h);
+    }
+  }
+  return out;
+}
+
+ElementsAttr makeFloatConstant(RankedTensorType type, ArrayRef<float> values, StringRef name) {
+  Type et = type.getElementType();
+  size_t es = et.isF32() ? 4 : 2;
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(values.size() * es, 64);
+  char *dst = blob.getMutableData().data();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (et.isF32()) {
+      std::memcpy(dst + 4 * i, &values[i], 4);
+    } else {
+      uint16_t h;
+      if (et.isF16()) {
+        h = floatToHalf(values[i]);
+      } else {
+        uint32_t b;
+        std::memcpy(&b, &values[i], 4);
+        b += 0x7fff + ((b >> 16) & 1);
+        h = uint16_t(b >> 16);
+      }
+      std::memcpy(dst + 2 * i, &h, 2);
+    }
+  }
+  return DenseResourceElementsAttr::get(type, name, std::move(blob));
 }
 
 } // namespace mu

@@ -57,6 +57,14 @@ llvm::ArrayRef<char> rawConstantBytes(mlir::ElementsAttr attr);
 mlir::ElementsAttr transposeConstant2D(mlir::ElementsAttr attr,
                                        llvm::StringRef hint);
 
+/// Elements of an f32/f16/bf16 constant as float; empty otherwise.
+std::vector<float> constantFloats(mlir::ElementsAttr attr);
+
+/// A new resource-blob constant of `type` (f32, f16 or bf16; values
+/// rounded to nearest even) holding `values`, named `name`.
+mlir::ElementsAttr makeFloatConstant(mlir::RankedTensorType type, llvm::ArrayRef<float> values,
+                                     llvm::StringRef name);
+
 } // namespace mu
 
 #endif // MU_PASSES_PATTERNUTILS_H

@@ -339,6 +339,13 @@ std::string CalibrationStats::toJson() const {
                           {"seq_len", seqLen},
                           {"bins", TensorStats::kBins},
                           {"tensors", std::move(tensorsObj)}};
+  if (!smoothing.empty()) {
+    llvm::json::Object sm;
+    for (const auto &[name, f] : smoothing)
+      sm[name] = llvm::json::Array(f);
+    root["smooth_alpha"] = smoothAlpha;
+    root["smoothing"] = std::move(sm);
+  }
   std::string out;
   llvm::raw_string_ostream os(out);
   os << llvm::formatv("{0:1}", llvm::json::Value(std::move(root))) << "\n";
@@ -366,6 +373,22 @@ bool CalibrationStats::fromJson(const std::string &text, CalibrationStats &out,
   if (auto s = root->getString("model_sha256")) out.modelSha256 = s->str();
   out.sequences = root->getInteger("sequences").value_or(0);
   out.seqLen = root->getInteger("seq_len").value_or(0);
+  if (const llvm::json::Object *sm = root->getObject("smoothing")) {
+    out.smoothAlpha = root->getNumber("smooth_alpha").value_or(0);
+    for (const auto &kv : *sm) {
+      const llvm::json::Array *a = kv.second.getAsArray();
+      std::vector<double> f;
+      for (size_t i = 0; a && i < a->size(); ++i) {
+        auto d = (*a)[i].getAsNumber();
+        if (!d || !(*d > 0)) {
+          error = "smoothing factors of '" + kv.first.str() + "' must be positive numbers";
+          return false;
+        }
+        f.push_back(*d);
+      }
+      out.smoothing[kv.first.str()] = f;
+    }
+  }
   const llvm::json::Object *ts = root->getObject("tensors");
   if (!ts) {
     error = "missing \"tensors\"";

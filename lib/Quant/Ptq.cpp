@@ -68,6 +68,25 @@ std::unique_ptr<rt::Model> loadTemporary(const MubArtifact &art, std::string &er
   return model;
 }
 
+/// Runs mu-smooth-quant on `module`.
+bool applySmoothing(ModuleOp module, double alpha, std::shared_ptr<const CalibrationStats> stats,
+                    std::shared_ptr<SmoothingFactors> factors, std::string &error) {
+  std::string diag;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+    diag += d.str() + "\n";
+    return success();
+  });
+  PassManager pm(module.getContext());
+  SmoothQuantOptions so;
+  so.alpha = alpha;
+  pm.addPass(createSmoothQuant(so, std::move(stats), std::move(factors)));
+  if (failed(pm.run(module))) {
+    error = "SmoothQuant failed: " + diag;
+    return false;
+  }
+  return true;
+}
+
 /// Names of the tensors linear layers read (`inputs`) and write, over all
 /// programs.
 void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::string> &inputs,
@@ -329,7 +348,7 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     if (!loadCalibrationInput(o.calibPath, o.calibFormat, tok, o.calibCount, o.calibLength, vocab,
                               input, error))
       return false;
-    auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     auto progress = [&](size_t done, size_t total) {
       if (o.progress)
         drawProgress(done, total,
@@ -338,6 +357,30 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     if (!collectStats(*model, "main", input, o.gram ? inputs : std::set<std::string>(), stats,
                       progress, error))
       return false;
+    if (o.smoothAlpha > 0) {
+      // SmoothQuant on the module being compiled, then calibrate the
+      // smoothed model: its activations (and Gram matrices) changed.
+      auto first = std::make_shared<const CalibrationStats>(std::move(stats));
+      auto factors = std::make_shared<SmoothingFactors>();
+      if (!applySmoothing(module, o.smoothAlpha, first, factors, error))
+        return false;
+      OwningOpRef<ModuleOp> smoothed(cast<ModuleOp>(module->clone()));
+      MubArtifact art2;
+      if (!prepareMub(*smoothed, fopts, art2, error))
+        return false;
+      model = loadTemporary(art2, error);
+      if (!model)
+        return false;
+      stats = CalibrationStats();
+      t0 = std::chrono::steady_clock::now();
+      if (!collectStats(*model, "main", input, o.gram ? inputs : std::set<std::string>(), stats,
+                        progress, error))
+        return false;
+      stats.smoothAlpha = o.smoothAlpha;
+      stats.smoothing = *factors;
+      std::fprintf(stderr, "smoothquant: alpha %.2f, %zu activations smoothed\n", o.smoothAlpha,
+                   factors->size());
+    }
     stats.modelSha256 = o.modelSha256;
     if (!o.statsPath.empty()) {
       std::string json = stats.toJson();
@@ -373,6 +416,16 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
       error = o.statsPath + ": statistics were collected on a different checkpoint (sha256 " +
               stats.modelSha256.substr(0, 12) + "..., this one " + o.modelSha256.substr(0, 12) +
               "...)";
+      return false;
+    }
+    if (!stats.smoothing.empty()) {
+      // The statistics describe the smoothed model: smooth it the same way.
+      auto factors = std::make_shared<SmoothingFactors>(stats.smoothing);
+      if (!applySmoothing(module, stats.smoothAlpha, nullptr, factors, error))
+        return false;
+    } else if (o.smoothAlpha > 0) {
+      error = o.statsPath + ": statistics were collected without SmoothQuant; recalibrate with "
+              "--calib to use --smooth-quant";
       return false;
     }
   }

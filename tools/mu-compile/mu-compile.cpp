@@ -157,6 +157,11 @@ static cl::opt<std::string> overridesPath("quant-overrides",
              "\"model.norm\", \"precision\": \"int16\"}, {\"op\": \"glu\", \"precision\": "
              "\"float\"}]}"),
     cl::value_desc("file"), cl::cat(category));
+static cl::opt<double> smoothQuant("smooth-quant",
+    cl::desc("SmoothQuant with this alpha (0..1, e.g. 0.5): divide outlier activation channels "
+             "by s_j = max|x_j|^a / max|w_j|^(1-a) and fold s_j into the next weights; "
+             "calibrates twice (default 0: off)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
@@ -324,6 +329,15 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
   po.statsPath = calibStats;
   po.modelSha256 = opts.sourceSha256;
   po.progress = isatty(2);
+  if (smoothQuant < 0 || smoothQuant > 1) {
+    llvm::errs() << "mu-compile: error: --smooth-quant alpha must be in [0, 1]\n";
+    return false;
+  }
+  if (smoothQuant > 0 && weightOnly) {
+    llvm::errs() << "mu-compile: error: --smooth-quant needs an activation scheme\n";
+    return false;
+  }
+  po.smoothAlpha = smoothQuant;
   if (!overridesPath.empty()) {
     auto buf = llvm::MemoryBuffer::getFile(overridesPath);
     std::string err;
@@ -363,6 +377,8 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
   if (!weightOnly)
     desc += std::string(", ") + method + (po.symmetric ? " symmetric" : " asymmetric") +
             " activations";
+  if (stats->smoothAlpha > 0)
+    desc += llvm::formatv(", smoothquant alpha {0}", stats->smoothAlpha).str();
   desc += ", calibrated on " + stats->source;
   if (mixedPrecision) {
     std::string promoted;

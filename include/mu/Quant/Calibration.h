@@ -94,12 +94,18 @@ using ActivationRanges = std::map<std::string, ActivationRange>;
 std::string rangesToJson(const ActivationRanges &ranges);
 bool rangesFromJson(const std::string &text, ActivationRanges &out, std::string &error);
 
+/// SmoothQuant factors applied to the model: tensor name -> per-channel s.
+using SmoothingFactors = std::map<std::string, std::vector<double>>;
+
 /// Statistics of every observed tensor, keyed by tensor name.
 struct CalibrationStats {
   std::string source;      ///< calibration input, for the record
   std::string modelSha256; ///< of the checkpoint the stats belong to
   int64_t sequences = 0, seqLen = 0;
   std::map<std::string, TensorStats> tensors;
+  /// SmoothQuant factors the statistics were collected after (empty: none).
+  double smoothAlpha = 0;
+  SmoothingFactors smoothing;
 
   std::string toJson() const;
   static bool fromJson(const std::string &text, CalibrationStats &out, std::string &error);

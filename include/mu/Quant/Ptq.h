@@ -37,6 +37,7 @@ bool parseOverrides(const std::string &json, std::vector<PrecisionOverride> &out
 
 struct PtqOptions {
   int activationBits = 8;      ///< 0: weight-only (statistics for GPTQ)
+  double smoothAlpha = 0;      ///< > 0: SmoothQuant with this alpha (recalibrates)
   bool gram = true;            ///< collect Gram matrices of linear inputs (GPTQ)
   bool symmetric = false;
   bool perChannelOutputs = true; ///< linear outputs: one scale per output channel
