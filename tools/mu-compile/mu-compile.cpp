@@ -181,10 +181,14 @@ EXAMPLES
   mu-compile model.onnx --emit=mlir --elide-weights     fused graph, readable
   mu-compile model.safetensors --emit=summary           what the model contains
   mu-compile model.onnx --emit=mlir -o model.mlir       re-parsable IR (mu-opt)
+  mu-compile model.safetensors --quant=w8a16 --calib text.txt --report r.json
+                                                        calibrated int8/int16 artifact + report
+  mu-compile model.safetensors --quant=w8a8 --mixed-precision --calib text.txt
+                                                        int8 with the most sensitive tensors in int16
 
 Errors name the file and the offending node/tensor and exit with status 1;
 output files are written to a temporary name and renamed only on success.
-Docs: docs/user-guide.md, docs/dialect.md, docs/model-config.md
+Docs: docs/user-guide.md, docs/quantization.md, docs/dialect.md, docs/model-config.md
 )";
 
 /// Op histogram, parameter count and dynamic dims, for people and tests.
