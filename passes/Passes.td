@@ -166,7 +166,11 @@ def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
                  Option<"blockSize", "block-size", "int64_t", "0",
                         "one scale per block of N along the input dim (0: per channel)">,
                  Option<"minElements", "min-elements", "int64_t", "4096",
-                        "leave smaller weights in float">];
+                        "leave smaller weights in float">,
+                 Option<"gptq", "gptq", "bool", "true",
+                        "with statistics: GPTQ rounding where a Gram matrix exists">,
+                 Option<"biasCorrection", "bias-correction", "bool", "false",
+                        "with statistics: add (W - Wq) E[x] to each linear's bias">];
   let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
 }
 

@@ -58,6 +58,66 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
 
   std::shared_ptr<const mu::quant::CalibrationStats> stats;
 
+  /// Bias correction: the quantized weight's expected output error on the
+  /// calibration inputs, E[(W - Wq) x] = (W - Wq) E[x], is added to the
+  /// bias of every linear reading `view` (a bias is created when absent).
+  void correctBiases(Value view, const std::vector<float> &err,
+                     const llvm::DenseMap<Value, std::string> &names, OpBuilder &b) {
+    auto wt = cast<RankedTensorType>(view.getType());
+    int64_t rows = wt.getDimSize(0), cols = wt.getDimSize(1);
+    for (Operation *u : llvm::make_early_inc_range(view.getUsers())) {
+      auto lin = dyn_cast<muk::LinearOp>(u);
+      if (!lin || lin->getOperand(1) != view)
+        continue;
+      auto n = names.find(lin->getOperand(0));
+      if (n == names.end())
+        continue;
+      auto it = stats->tensors.find(n->second);
+      if (it == stats->tensors.end() || int64_t(it->second.chSum.size()) != cols ||
+          it->second.count == 0)
+        continue;
+      double count = double(it->second.count) / double(cols);
+      std::vector<float> delta(size_t(rows), 0.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        double d = 0;
+        for (int64_t k = 0; k < cols; ++k)
+          d += double(err[size_t(r * cols + k)]) * (it->second.chSum[size_t(k)] / count);
+        delta[size_t(r)] = float(d);
+      }
+      auto absent = lin->getAttrOfType<DenseI32ArrayAttr>("absent");
+      bool hasBias = !absent || !llvm::is_contained(absent.asArrayRef(), 2);
+      std::vector<float> bias(size_t(rows), 0.0f);
+      if (hasBias) {
+        ElementsAttr ba = constantValue(lin->getOperand(2));
+        std::vector<float> old = ba ? constantFloats(ba) : std::vector<float>();
+        if (old.size() != size_t(rows))
+          continue; // a computed bias: leave it
+        bias = old;
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        bias[size_t(r)] += delta[size_t(r)];
+      b.setInsertionPoint(lin);
+      auto bt = RankedTensorType::get({rows}, b.getF32Type());
+      std::string key = "bias_correction";
+      if (auto nl = dyn_cast<NameLoc>(lin.getLoc()))
+        key = nl.getName().str() + ".bias_corrected";
+      Value bc = ConstantOp::create(b, lin.getLoc(), makeFloatConstant(bt, bias, key));
+      if (hasBias) {
+        lin->setOperand(2, bc);
+      } else {
+        lin->insertOperands(2, {bc});
+        SmallVector<int32_t> rest;
+        for (int32_t a : absent.asArrayRef())
+          if (a != 2)
+            rest.push_back(a);
+        if (rest.empty())
+          lin->removeAttr("absent");
+        else
+          lin->setAttr("absent", b.getDenseI32ArrayAttr(rest));
+      }
+    }
+  }
+
   /// The Gram matrix of the input of the first linear reading `c` as its
   /// weight, if calibration recorded one of the right size.
   const mu::quant::TensorStats *gramFor(ConstantOp c, int64_t cols,
@@ -87,6 +147,8 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
     OpBuilder b(ctx);
     // One quantized blob per source attribute, shared by every program.
     llvm::DenseMap<Attribute, std::pair<ElementsAttr, Type>> done;
+    // Bias correction: each weight's error W - dequant(Wq), [rows, cols].
+    llvm::DenseMap<Attribute, std::vector<float>> errors;
     for (auto f : getOperation().getOps<func::FuncOp>()) {
       llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(f.getBody().front());
       SmallVector<ConstantOp> csts(f.getOps<ConstantOp>());
@@ -106,7 +168,8 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           bool blocked = blockSize > 0 && cols % blockSize == 0 && blockSize < cols;
           int64_t unitRows = blocked ? rows * (cols / blockSize) : rows;
           int64_t unitCols = blocked ? int64_t(blockSize) : cols;
-          const mu::quant::TensorStats *g = blocked ? nullptr : gramFor(c, cols, names);
+          const mu::quant::TensorStats *g =
+              blocked || !gptq ? nullptr : gramFor(c, cols, names);
           mu::quant::RowQuantResult r =
               g ? mu::quant::quantizeRowsGptq(w.data(), rows, cols, bits, g->gram.data())
                 : mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
@@ -129,6 +192,12 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           ElementsAttr q = DenseResourceElementsAttr::get(storageType, name + ".q" + std::to_string(bits) +
                                                           (blocked ? "b" + std::to_string(blockSize) : ""),
                                                           std::move(blob));
+          if (biasCorrection && stats) {
+            std::vector<float> &e = errors[c.getValue()];
+            e.resize(w.size());
+            for (size_t i = 0; i < w.size(); ++i)
+              e[i] = float(double(w[i]) - double(r.q[i]) * r.scales[i / size_t(unitCols)]);
+          }
           SmallVector<double> scales(r.scales.begin(), r.scales.end());
           SmallVector<int64_t> zps(scales.size(), 0);
           int64_t m = mu::quant::qmax(bits);
@@ -155,6 +224,8 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
         Value qc = ConstantOp::create(b, c.getLoc(), it->second.first);
         Value view = mlir::quant::StorageCastOp::create(b, c.getLoc(), it->second.second, qc);
         c.getResult().replaceUsesWithIf(view, isWeightSlot);
+        if (auto e = errors.find(c.getValue()); e != errors.end())
+          correctBiases(view, e->second, names, b);
         if (c.use_empty())
           c.erase();
       }

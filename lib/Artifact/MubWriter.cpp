@@ -437,6 +437,8 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       QuantizeWeightsOptions q;
       q.bits = opts.weightBits;
       q.blockSize = opts.weightBlock;
+      q.gptq = opts.gptq;
+      q.biasCorrection = opts.biasCorrection;
       pm.addPass(createQuantizeWeights(q, opts.calibration));
     }
     if (opts.activationRanges)

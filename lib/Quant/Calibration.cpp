@@ -65,11 +65,13 @@ void TensorStats::observe(const float *x, int64_t n, int64_t channels) {
   if (channels > 0 && n % channels == 0) {
     if (batches == 1) {
       chMin.assign(size_t(channels), std::numeric_limits<float>::infinity());
+      chSum.assign(size_t(channels), 0.0);
       chMax.assign(size_t(channels), -std::numeric_limits<float>::infinity());
     }
     if (batches > 1 && chMin.size() != size_t(channels)) {
       chMin.clear(); // the last dim varies: no per-channel statistics
       chMax.clear();
+      chSum.clear();
     } else if (chMin.size() == size_t(channels)) {
       for (int64_t i = 0; i < n; ++i) {
         float v = x[i];
@@ -78,11 +80,13 @@ void TensorStats::observe(const float *x, int64_t n, int64_t channels) {
         size_t c = size_t(i % channels);
         chMin[c] = std::min(chMin[c], v);
         chMax[c] = std::max(chMax[c], v);
+        chSum[c] += double(v);
       }
     }
   } else {
     chMin.clear();
     chMax.clear();
+    chSum.clear();
   }
 }
 
@@ -320,7 +324,8 @@ std::string CalibrationStats::toJson() const {
         {"min", s.min}, {"max", s.max}, {"ema_min", s.emaMin}, {"ema_max", s.emaMax},
         {"count", int64_t(s.count)}, {"batches", int64_t(s.batches)}, {"nans", int64_t(s.nans)},
         {"bin_width", s.binWidth}, {"pos", countsJson(s.pos)}, {"neg", countsJson(s.neg)},
-        {"channel_min", floatsJson(s.chMin)}, {"channel_max", floatsJson(s.chMax)}};
+        {"channel_min", floatsJson(s.chMin)}, {"channel_max", floatsJson(s.chMax)},
+        {"channel_sum", llvm::json::Array(s.chSum)}};
     if (s.gramDim > 0) {
       llvm::json::Array g; // upper triangle, row by row
       for (int64_t i = 0; i < s.gramDim; ++i)
@@ -440,8 +445,15 @@ bool CalibrationStats::fromJson(const std::string &text, CalibrationStats &out,
           dst->push_back(float(*d));
         }
     }
-    if (s.chMin.size() != s.chMax.size())
-      return bad("channel_min and channel_max differ in length");
+    if (const llvm::json::Array *a = o->getArray("channel_sum"))
+      for (const llvm::json::Value &e : *a) {
+        auto d = e.getAsNumber();
+        if (!d)
+          return bad("bad value in 'channel_sum'");
+        s.chSum.push_back(*d);
+      }
+    if (s.chMin.size() != s.chMax.size() || (!s.chSum.empty() && s.chSum.size() != s.chMin.size()))
+      return bad("channel_min, channel_max and channel_sum differ in length");
     if (auto dim = o->getInteger("gram_dim")) {
       const llvm::json::Array *g = o->getArray("gram");
       if (*dim <= 0 || *dim > 65536 || !g || int64_t(g->size()) != *dim * (*dim + 1) / 2)

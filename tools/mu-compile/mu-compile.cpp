@@ -162,6 +162,10 @@ static cl::opt<double> smoothQuant("smooth-quant",
              "by s_j = max|x_j|^a / max|w_j|^(1-a) and fold s_j into the next weights; "
              "calibrates twice (default 0: off)"),
     cl::init(0), cl::cat(category));
+static cl::opt<bool> biasCorrection("bias-correction",
+    cl::desc("With calibration data: add each quantized weight's expected output error on the "
+             "calibration inputs, (W - Wq) E[x], to the layer's bias (creating one if needed)"),
+    cl::cat(category));
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
@@ -372,12 +376,14 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
   if (!weightOnly)
     opts.activationRanges = ranges;
   po.gram = po.gram && llvm::any_of(stats->tensors, [](auto &kv) { return kv.second.gramDim > 0; });
-  if (po.gram)
-    opts.calibration = stats;
+  opts.calibration = stats;
+  opts.gptq = po.gram;
+  opts.biasCorrection = biasCorrection;
   llvm::erase_if(opts.config, [](auto &kv) { return kv.first == "mu.quant"; });
   opts.quantScheme = scheme;
   opts.weightBlock = weightBlock;
-  std::string desc = std::string(scheme) + (po.gram ? ", gptq" : ", nearest") + " weights";
+  std::string desc = std::string(scheme) + (po.gram ? ", gptq" : ", nearest") + " weights" +
+                     (biasCorrection ? ", bias correction" : "");
   if (!weightOnly)
     desc += std::string(", ") + method + (po.symmetric ? " symmetric" : " asymmetric") +
             " activations";

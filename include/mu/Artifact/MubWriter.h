@@ -54,6 +54,8 @@ struct MubOptions {
   /// Calibration statistics: with Gram matrices of linear inputs, weights
   /// are rounded by GPTQ instead of to nearest.
   std::shared_ptr<const quant::CalibrationStats> calibration;
+  bool gptq = true;            ///< with calibration: GPTQ weight rounding
+  bool biasCorrection = false; ///< with calibration: correct linear biases
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;

@@ -32,8 +32,9 @@ struct TensorStats {
   /// larger magnitude arrives, so no second pass is needed.
   double binWidth = 0;
   std::vector<uint64_t> pos, neg;
-  /// Per-channel (last dim) min/max; empty when the last dim varied.
+  /// Per-channel (last dim) min/max and sum; empty when the last dim varied.
   std::vector<float> chMin, chMax;
+  std::vector<double> chSum;
 
   /// Gram matrix sum x x^T over rows x of the last dim (dim x dim,
   /// row-major), for tensors that feed linear layers (GPTQ); else empty.
