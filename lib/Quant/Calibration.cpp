@@ -1,6 +1,8 @@
 //===- Calibration.cpp - activation statistics and range selection --------===//
 #include "mu/Quant/Calibration.h"
 
+#include "JsonFile.h"
+
 #include "llvm/Support/JSON.h"
 
 #include <Eigen/Core>
@@ -359,16 +361,11 @@ std::string CalibrationStats::toJson() const {
 
 bool CalibrationStats::fromJson(const std::string &text, CalibrationStats &out,
                                 std::string &error) {
-  llvm::Expected<llvm::json::Value> v = llvm::json::parse(text);
-  if (!v) {
-    error = "not valid JSON: " + llvm::toString(v.takeError());
+  std::optional<llvm::json::Value> v =
+      parseDocument(text, "mu-calibration-stats", "a mu calibration statistics file", error);
+  if (!v)
     return false;
-  }
   const llvm::json::Object *root = v->getAsObject();
-  if (!root || root->getString("format") != "mu-calibration-stats") {
-    error = "not a mu calibration statistics file (\"format\": \"mu-calibration-stats\")";
-    return false;
-  }
   if (root->getInteger("version") != 1 || root->getInteger("bins") != TensorStats::kBins) {
     error = "unsupported statistics version or histogram size";
     return false;
@@ -493,15 +490,13 @@ std::string rangesToJson(const ActivationRanges &ranges) {
 }
 
 bool rangesFromJson(const std::string &text, ActivationRanges &out, std::string &error) {
-  llvm::Expected<llvm::json::Value> v = llvm::json::parse(text);
-  if (!v) {
-    error = "not valid JSON: " + llvm::toString(v.takeError());
+  std::optional<llvm::json::Value> v =
+      parseDocument(text, "mu-activation-ranges", "a mu activation ranges file", error);
+  if (!v)
     return false;
-  }
-  const llvm::json::Object *root = v->getAsObject();
-  const llvm::json::Object *ts = root ? root->getObject("tensors") : nullptr;
-  if (!root || root->getString("format") != "mu-activation-ranges" || !ts) {
-    error = "not a mu activation ranges file (\"format\": \"mu-activation-ranges\", \"tensors\")";
+  const llvm::json::Object *ts = v->getAsObject()->getObject("tensors");
+  if (!ts) {
+    error = "missing \"tensors\"";
     return false;
   }
   out.clear();

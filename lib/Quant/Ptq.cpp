@@ -2,6 +2,8 @@
 #include "mu/Quant/Ptq.h"
 #include "mu/Quant/Report.h"
 
+#include "JsonFile.h"
+
 #include "dialects/Kernel/MukOps.h"
 #include "passes/Passes.h"
 #include "mu/runtime/Runtime.h"
@@ -382,26 +384,8 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
                    factors->size());
     }
     stats.modelSha256 = o.modelSha256;
-    if (!o.statsPath.empty()) {
-      std::string json = stats.toJson();
-      SmallString<128> part(o.statsPath);
-      part += ".part";
-      std::error_code ec;
-      {
-        llvm::raw_fd_ostream os(part, ec);
-        if (!ec) {
-          os << json;
-          os.close();
-          if (os.has_error())
-            ec = os.error();
-        }
-      }
-      if (ec || (ec = llvm::sys::fs::rename(part, o.statsPath))) {
-        llvm::sys::fs::remove(part);
-        error = "cannot write statistics to '" + o.statsPath + "': " + ec.message();
-        return false;
-      }
-    }
+    if (!o.statsPath.empty() && !writeFileAtomically(o.statsPath, stats.toJson(), error))
+      return false;
   } else {
     auto buf = llvm::MemoryBuffer::getFile(o.statsPath);
     if (!buf) {
@@ -484,14 +468,12 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
 
 bool parseOverrides(const std::string &text, std::vector<PrecisionOverride> &out,
                     std::string &error) {
-  llvm::Expected<llvm::json::Value> v = llvm::json::parse(text);
-  if (!v) {
-    error = "not valid JSON: " + llvm::toString(v.takeError());
+  std::optional<llvm::json::Value> v =
+      parseDocument(text, "mu-quant-overrides", "a precision overrides file", error);
+  if (!v)
     return false;
-  }
-  const llvm::json::Object *root = v->getAsObject();
-  const llvm::json::Array *list = root ? root->getArray("overrides") : nullptr;
-  if (!root || root->getString("format") != "mu-quant-overrides" || !list) {
+  const llvm::json::Array *list = v->getAsObject()->getArray("overrides");
+  if (!list) {
     error = "expected {\"format\": \"mu-quant-overrides\", \"overrides\": [...]}";
     return false;
   }

@@ -1,6 +1,8 @@
 //===- Report.cpp - accuracy report of a quantized artifact ---------------===//
 #include "mu/Quant/Report.h"
 
+#include "JsonFile.h"
+
 #include "mu/runtime/Runtime.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -60,26 +62,6 @@ double logSoftmaxAt(const float *x, int64_t n, int64_t k, double &lse) {
     s += std::exp(double(x[i]) - m);
   lse = std::log(s) + m;
   return double(x[k]) - lse;
-}
-
-bool writeAtomically(const std::string &path, const std::string &text, std::string &error) {
-  std::string part = path + ".part";
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(part, ec);
-    if (!ec) {
-      os << text;
-      os.close();
-      if (os.has_error())
-        ec = os.error();
-    }
-  }
-  if (ec || (ec = llvm::sys::fs::rename(part, path))) {
-    llvm::sys::fs::remove(part);
-    error = "cannot write '" + path + "': " + ec.message();
-    return false;
-  }
-  return true;
 }
 
 std::string htmlEscape(const std::string &s) {
@@ -219,7 +201,7 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
   std::string json;
   llvm::raw_string_ostream js(json);
   js << llvm::formatv("{0:1}", llvm::json::Value(std::move(root))) << "\n";
-  if (!writeAtomically(jsonPath, json, error))
+  if (!writeFileAtomically(jsonPath, json, error))
     return false;
 
   // Standalone HTML: numbers, an SVG bar chart of per-tensor SQNR, a table.
@@ -269,7 +251,7 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
   os << "</table>\n<p>SQNR = 10 log10(&Sigma; f&sup2; / &Sigma; (f - q)&sup2;) of the quantized "
         "program's value (dequantized) against the float program's, both run by the mu executor "
         "on the same tokens; errors accumulate through the layers.</p>\n</body></html>\n";
-  return writeAtomically(htmlPath, h, error);
+  return writeFileAtomically(htmlPath, h, error);
 }
 
 } // namespace quant
