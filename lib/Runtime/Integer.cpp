@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstdlib>
+#include <type_traits>
 #include <vector>
 
 namespace mu {
@@ -47,13 +49,33 @@ namespace {
 template <typename W>
 void linearAccImpl(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const W *w,
                    int64_t n, const int32_t *bias, int64_t *acc) {
+  // The sums are exact int64. Runs of products are added in int32 when the
+  // run is short enough that no int32 partial sum can overflow (8-bit
+  // activations: 65k products), which vectorizes; the result is identical.
+  int64_t maxX = 0;
+  for (int64_t i = 0; i < rows * k; ++i)
+    maxX = std::max<int64_t>(maxX, std::abs(int64_t(x[i]) - xZero));
+  int64_t maxW = std::is_same<W, int8_t>::value ? 128 : 32768;
+  int64_t run = maxX == 0 ? k : std::max<int64_t>(1, (int64_t(1) << 31) / (maxX * maxW) - 1);
+  std::vector<int32_t> xs(static_cast<size_t>(k));
   for (int64_t r = 0; r < rows; ++r) {
-    const int32_t *xr = x + r * k;
+    for (int64_t i = 0; i < k; ++i)
+      xs[size_t(i)] = x[r * k + i] - xZero;
     for (int64_t c = 0; c < n; ++c) {
       const W *wr = w + c * k;
       int64_t a = bias ? bias[c] : 0;
-      for (int64_t i = 0; i < k; ++i)
-        a += int64_t(xr[i] - xZero) * int64_t(wr[i]);
+      if (run == 1) {
+        for (int64_t i = 0; i < k; ++i)
+          a += int64_t(xs[size_t(i)]) * int64_t(wr[i]);
+      } else {
+        for (int64_t i0 = 0; i0 < k; i0 += run) {
+          int64_t i1 = std::min(k, i0 + run);
+          int32_t part = 0;
+          for (int64_t i = i0; i < i1; ++i)
+            part += xs[size_t(i)] * int32_t(wr[i]);
+          a += part;
+        }
+      }
       acc[r * n + c] = a;
     }
   }

@@ -971,6 +971,11 @@ Status linearIntegerBlocked(const std::vector<const TensorRef *> &ins, TensorRef
     storageRange(o, ylo, yhi);
   std::vector<int32_t> xr(static_cast<size_t>(K));
   std::vector<int64_t> acc(static_cast<size_t>(nb));
+  // Exact per-block dot products: int32 partial sums while they cannot
+  // overflow (8-bit weights, blocks up to 255 inputs), else int64.
+  bool narrow = w.dtype == DType::I8 && B <= 255;
+  const int8_t *w8 = static_cast<const int8_t *>(w.data);
+  const int16_t *w16 = static_cast<const int16_t *>(w.data);
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t k = 0; k < K; ++k)
       xr[size_t(k)] = loadInt(x, m * K + k) - xz;
@@ -978,10 +983,18 @@ Status linearIntegerBlocked(const std::vector<const TensorRef *> &ins, TensorRef
       double sum = 0;
       for (int64_t b = 0; b < nb; ++b) {
         int64_t a = 0;
-        for (int64_t k = b * B; k < (b + 1) * B; ++k)
-          a += int64_t(xr[size_t(k)]) * int64_t(w.dtype == DType::I8
-                                                   ? static_cast<const int8_t *>(w.data)[c * K + k]
-                                                   : static_cast<const int16_t *>(w.data)[c * K + k]);
+        const int32_t *xb = xr.data() + b * B;
+        if (narrow) {
+          int32_t part = 0;
+          const int8_t *wb = w8 + c * K + b * B;
+          for (int64_t k = 0; k < B; ++k)
+            part += xb[k] * int32_t(wb[k]);
+          a = part;
+        } else {
+          for (int64_t k = 0; k < B; ++k)
+            a += int64_t(xb[k]) * int64_t(w.dtype == DType::I8 ? int32_t(w8[c * K + b * B + k])
+                                                               : int32_t(w16[c * K + b * B + k]));
+        }
         double ws = w.quant->count == 1 ? w.quant->scales[0] : w.quant->scales[c * nb + b];
         sum += double(a) * (xs * ws);
       }
@@ -1042,8 +1055,13 @@ Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> 
   std::vector<int32_t> xr(static_cast<size_t>(K));
   std::vector<int64_t> acc(static_cast<size_t>(N));
   for (int64_t m = 0; m < M; ++m) {
-    for (int64_t k = 0; k < K; ++k)
-      xr[size_t(k)] = loadInt(x, m * K + k);
+    if (x.dtype == DType::I8)
+      std::copy_n(static_cast<const int8_t *>(x.data) + m * K, K, xr.begin());
+    else if (x.dtype == DType::I16)
+      std::copy_n(static_cast<const int16_t *>(x.data) + m * K, K, xr.begin());
+    else
+      for (int64_t k = 0; k < K; ++k)
+        xr[size_t(k)] = loadInt(x, m * K + k);
     if (w.dtype == DType::I8)
       linearAcc(xr.data(), 1, K, xz, static_cast<const int8_t *>(w.data), N,
                 bias ? b32.data() : nullptr, acc.data());
