@@ -15,7 +15,6 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Quant/Calibration.h"
-#include "mu/Support/Half.h"
 #include "passes/PatternUtils.h"
 #include "passes/Passes.h"
 
@@ -179,30 +178,14 @@ struct QuantizeActivationsPass
       bool hasBias = !absent || !llvm::is_contained(absent.asArrayRef(), 2);
       Type xq = quantType(*xr);
       double sx = cast<mlir::quant::UniformQuantizedType>(xq).getScale();
-      Value qx = quantize(x, xq);
-
-      SmallVector<Value> operands{qx, w};
+      SmallVector<Value> operands{Value(), w};
       if (hasBias && blocked) {
         operands.push_back(lin->getOperand(2)); // block-wise: the bias stays f32
       } else if (hasBias) {
         // int32 bias at scale s_x * s_w[c] (a constant bias only).
         Value bias = lin->getOperand(2);
         ElementsAttr battr = constantValue(bias);
-        std::vector<float> bf;
-        if (battr) {
-          auto bt = cast<ShapedType>(battr.getType());
-          ArrayRef<char> raw = rawConstantBytes(battr);
-          if (bt.getElementType().isF32() && raw.size() == size_t(bt.getNumElements()) * 4) {
-            bf.resize(size_t(bt.getNumElements()));
-            std::memcpy(bf.data(), raw.data(), raw.size());
-          } else if (bt.getElementType().isF16() && raw.size() == size_t(bt.getNumElements()) * 2) {
-            for (int64_t i = 0; i < bt.getNumElements(); ++i) {
-              uint16_t h;
-              std::memcpy(&h, raw.data() + 2 * i, 2);
-              bf.push_back(halfToFloat(h));
-            }
-          }
-        }
+        std::vector<float> bf = battr ? constantFloats(battr) : std::vector<float>();
         if (bf.size() != ws.size())
           continue; // non-constant bias: keep this linear in float
         SmallVector<double> bs;
@@ -225,6 +208,8 @@ struct QuantizeActivationsPass
             b, lin.getLoc(), RankedTensorType::get({int64_t(bq.size())}, bqt), qc));
       }
 
+      // Quantize the input only once the linear is known to become integer.
+      operands[0] = quantize(x, xq);
       Value y = lin.getResult(0);
       const mu::quant::ActivationRange *yr = returned.contains(y) ? nullptr : rangeOf(y);
       auto yShape = cast<RankedTensorType>(y.getType()).getShape();

@@ -1,6 +1,5 @@
 //===- QuantizeWeights.cpp - per-channel weight-only quantization ---------===//
 #include "mu/Quant/Quantize.h"
-#include "mu/Support/Half.h"
 #include "passes/PatternUtils.h"
 #include "passes/Passes.h"
 
@@ -27,27 +26,6 @@ bool isWeightSlot(OpOperand &use) {
   if (isa<muk::GatherOp>(user))
     return use.getOperandNumber() == 0;
   return false;
-}
-
-/// The constant's elements as float, or empty if not a float blob.
-std::vector<float> floatsOf(ElementsAttr attr) {
-  std::vector<float> out;
-  ArrayRef<char> raw = rawConstantBytes(attr);
-  Type et = cast<ShapedType>(attr.getType()).getElementType();
-  int64_t n = cast<ShapedType>(attr.getType()).getNumElements();
-  if (raw.empty())
-    return out;
-  out.resize(size_t(n));
-  if (et.isF32()) {
-    std::memcpy(out.data(), raw.data(), size_t(n) * 4);
-  } else if (et.isF16() || et.isBF16()) {
-    const uint16_t *h = reinterpret_cast<const uint16_t *>(raw.data());
-    for (int64_t i = 0; i < n; ++i)
-      out[size_t(i)] = et.isF16() ? halfToFloat(h[i]) : bf16ToFloat(h[i]);
-  } else {
-    out.clear();
-  }
-  return out;
 }
 
 struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
@@ -160,7 +138,7 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           continue;
         auto it = done.find(c.getValue());
         if (it == done.end()) {
-          std::vector<float> w = floatsOf(c.getValue());
+          std::vector<float> w = constantFloats(c.getValue());
           if (w.empty())
             continue;
           int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
