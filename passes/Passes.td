@@ -209,4 +209,19 @@ def PlanMemory : Pass<"mu-plan-memory", "mlir::ModuleOp"> {
   let dependentDialects = ["muk::MukDialect"];
 }
 
+def PackWeights : Pass<"mu-pack-weights", "mlir::ModuleOp"> {
+  let summary = "mark int8 weights for the packed kernel layout (I8N16K4)";
+  let description = [{
+    On quantized muk kernel programs: a 2-d symmetric int8 constant read only
+    as the weight of integer `muk.linear`s (int8/int16 input, per-tensor or
+    per-output-channel weight scales) and possibly as the table of
+    `muk.gather` (a tied embedding) gets `muk.layout = "i8n16k4"`. The `.mub`
+    writer then stores it in tiles of 16 channels x 4 inputs plus int32 row
+    sums (include/mu/runtime/Packing.h), the layout the CPU kernels read in
+    place. Weights holding -128 (outside the layout's [-127, 127]) and
+    block-wise weights stay row-major.
+  }];
+  let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
+}
+
 #endif // MU_PASSES_TD

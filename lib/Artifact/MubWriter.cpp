@@ -9,6 +9,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Artifact/MubWriter.h"
+#include "mu/runtime/Packing.h"
 #include "mu/Artifact/MubFormat.h"
 #include "mu/Version.h"
 
@@ -147,6 +148,7 @@ struct TensorRec {
   int32_t quantAxis = -1;
   int32_t blockSize = 0;
   int64_t qmin = 0, qmax = 0; ///< 0, 0: the storage type's full range
+  mub::Layout layout = mub::Layout::RowMajor;
 };
 
 /// Fills the quantization parameters of `t` from a quantized element type;
@@ -314,11 +316,35 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
           (!isa<RankedTensorType>(t) || !dtypeOf(cast<RankedTensorType>(t).getElementType())))
         return fail(&op, "unsupported result type");
     if (auto c = dyn_cast<ConstantOp>(op)) {
-      Attribute key = c.getValue();
+      // mu-pack-weights chose the kernels' packed layout for this weight.
+      bool packed = false;
+      if (auto l = c->getAttrOfType<StringAttr>("muk.layout")) {
+        if (l.getValue() != "i8n16k4")
+          return fail(&op, "unknown weight layout '" + l.getValue() + "'");
+        packed = true;
+      }
+      // The same blob may be stored once row-major and once packed.
+      Attribute key = packed ? Attribute(ArrayAttr::get(c.getContext(), {c.getValue(),
+                                                                       c->getAttr("muk.layout")}))
+                             : c.getValue();
       uint32_t seg;
       auto it = segmentOf.find(key);
       if (it != segmentOf.end()) {
         seg = it->second;
+      } else if (packed) {
+        MubSegment segData;
+        std::vector<uint8_t> rowMajor;
+        if (!constantBytes(c.getValue(), rowMajor, error))
+          return fail(&op, error);
+        auto ctype = cast<RankedTensorType>(c.getType());
+        int64_t n = ctype.getDimSize(0), k = ctype.getDimSize(1);
+        segData.owned.resize(size_t(rt::packedI8Bytes(n, k)));
+        if (!rt::packI8N16K4(reinterpret_cast<const int8_t *>(rowMajor.data()), n, k,
+                             segData.owned.data()))
+          return fail(&op, "weight holds -128, outside the packed layout's range");
+        seg = uint32_t(segments.size());
+        segments.push_back(std::move(segData));
+        segmentOf[key] = seg;
       } else {
         MubSegment segData;
         // Resource blobs already hold the runtime layout: reference them (no
@@ -340,6 +366,8 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
       }
       int32_t id = tensorFor(c.getResult(), p, mub::Storage::Constant);
       p.tensors[id].segment = seg;
+      if (packed)
+        p.tensors[id].layout = mub::Layout::I8N16K4;
       continue;
     }
     if (auto sc = dyn_cast<mlir::quant::StorageCastOp>(op)) {
@@ -443,6 +471,8 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
     }
     if (opts.activationRanges)
       pm.addPass(createQuantizeActivations({}, opts.activationRanges));
+    if (opts.packWeights)
+      pm.addPass(createPackWeights());
     PlanMemoryOptions planOpts;
     planOpts.maxSeq = opts.maxSeq;
     pm.addPass(createPlanMemory(planOpts));
@@ -488,7 +518,7 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
                                      t.storage == mub::Storage::Constant
                                          ? lowering.segments[t.segment].size()
                                          : t.size,
-                                     t.segment, t.state, qp));
+                                     t.segment, t.state, qp, t.layout));
     }
     std::vector<flatbuffers::Offset<mub::Instr>> is;
     for (const InstrRec &in : p.instrs)

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "mu/Artifact/MubFormat.h"
+#include "mu/runtime/Packing.h"
 #include "mu/runtime/Runtime.h"
 #include "mub_generated.h"
 
@@ -138,9 +139,10 @@ Status Model::verify() {
   std::memcpy(&h, base_, sizeof(h));
   if (std::memcmp(h.magic, "MUB\0", 4) != 0)
     return Status::error("not a .mub artifact (bad magic at byte 0)");
-  if (h.formatVersion != kMubFormatVersion)
+  if (h.formatVersion < kMubMinFormatVersion || h.formatVersion > kMubFormatVersion)
     return Status::error("format version " + std::to_string(h.formatVersion) +
-                         " is not supported; this runtime reads version " +
+                         " is not supported; this runtime reads versions " +
+                         std::to_string(kMubMinFormatVersion) + " to " +
                          std::to_string(kMubFormatVersion) + " (recompile the model)");
   if (h.fileSize != size_)
     return Status::error("file is " + std::to_string(size_) + " bytes but its header says " +
@@ -155,7 +157,7 @@ Status Model::verify() {
   if (!mub::ModelBufferHasIdentifier(fbp) || !mub::VerifyModelBuffer(verifier))
     return Status::error("the model description (FlatBuffer at byte 64) is corrupt");
   fb_ = mub::GetModel(fbp);
-  if (fb_->format_version() != kMubFormatVersion)
+  if (fb_->format_version() != h.formatVersion)
     return Status::error("FlatBuffer format_version disagrees with the header");
   if (!fb_->programs() || fb_->programs()->size() == 0)
     return Status::error("artifact has no programs");
@@ -204,6 +206,21 @@ Status Model::verify() {
           return Status::error(tensorDesc(p, i) + ": too large");
       }
       uint64_t need = n * dtypeSize(DType(t->dtype()));
+      if (t->layout() != mub::Layout::RowMajor) {
+        // Packed weights: constants of the layout's dtype and rank, sized
+        // exactly as include/mu/runtime/Packing.h lays them out.
+        if (t->layout() != mub::Layout::I8N16K4 || h.formatVersion < 2)
+          return Status::error(tensorDesc(p, i) + ": unknown layout " +
+                               std::to_string(int(t->layout())));
+        if (t->storage() != mub::Storage::Constant || t->dtype() != mub::DType::I8 ||
+            t->shape()->size() != 2 || t->shape()->Get(0) < 0 || t->shape()->Get(1) < 0 ||
+            (t->quant() && (t->quant()->block_size() != 0 || t->quant()->axis() > 0 ||
+                            (t->quant()->zero_point() && t->quant()->zero_point()->size()))))
+          return Status::error(tensorDesc(p, i) +
+                               ": packed layout I8N16K4 needs a 2-d symmetric int8 constant "
+                               "(per tensor or per output channel)");
+        need = packedI8Bytes(t->shape()->Get(0), t->shape()->Get(1));
+      }
       if (const mub::QuantParams *q = t->quant()) {
         int64_t rank = int64_t(t->shape()->size());
         uint32_t ns = q->scale() ? q->scale()->size() : 0;

@@ -56,6 +56,9 @@ struct MubOptions {
   std::shared_ptr<const quant::CalibrationStats> calibration;
   bool gptq = true;            ///< with calibration: GPTQ weight rounding
   bool biasCorrection = false; ///< with calibration: correct linear biases
+  /// Store int8 linear weights in the CPU kernels' packed layout
+  /// (mu-pack-weights); off = row-major everywhere (reference layout).
+  bool packWeights = true;
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;
