@@ -321,6 +321,17 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
     if (!ins[i] && !optional)
       return bad("missing operand " + std::to_string(i));
   }
+  for (size_t i = 0; i < ins.size(); ++i)
+    if (ins[i] && ins[i]->layout != Layout::RowMajor) {
+      bool linearWeight = op == OpCode::Linear && i == 1 && ins[0] &&
+                          cpu::fastIntegerLinear(*ins[0], *ins[1], ins[2], *outs[0]);
+      bool gatherTable = op == OpCode::Gather && i == 0 && ins[0]->quant && ins[0]->quant->count >= 1 &&
+                         (ins[0]->quant->count == 1 || ins[0]->quant->count == ins[0]->shape[0]) &&
+                         (ints.empty() || normAxis(ints[0], 2) == 0);
+      if (!linearWeight && !gatherTable)
+        return bad("operand " + std::to_string(i) +
+                   " is a packed weight, which only integer linear (int8/int16 input) and gather read");
+    }
   const TensorRef *x = ins.empty() ? nullptr : ins[0];
   const TensorRef &o = *outs[0];
   auto f32 = [](const TensorRef *t) { return !t || t->dtype == DType::F32; };
@@ -826,6 +837,9 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
           }
     }
   }
+  if (outs.size() == 3 && cpu::fastAttention(q, *outs[1], *outs[2], mask, scale, causal, o,
+                                             scratch.pool))
+    return Status::success();
   // With a cache, read keys/values from the present buffers (which may have
   // overwritten an aliased past buffer's layout).
   const TensorRef *kAll = outs.size() == 3 ? outs[1] : nullptr;
@@ -1184,6 +1198,28 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     // Quantized or converting tables are read element by element (dequantize
     // / convert); same-dtype tables copy whole slices.
     bool convert = data.quant || data.dtype != o.dtype;
+    if (data.layout == Layout::I8N16K4) {
+      // Rows of a packed [n, k] table (a tied embedding that is also the
+      // packed LM head): unpack each row, then dequantize like any row.
+      int64_t n = data.shape[0], k = data.shape[1];
+      std::vector<int8_t> row(static_cast<size_t>(k));
+      QuantInfo rq = *data.quant;
+      for (int64_t j = 0; j < ni; ++j) {
+        int64_t r = loadI(idx, j);
+        if (r < 0) r += n;
+        if (r < 0 || r >= n)
+          return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(n) + ")");
+        unpackI8Row(static_cast<const uint8_t *>(data.data), n, k, r, row.data());
+        // One row viewed as a [1, k] tensor with that row's scale.
+        rq.scales = data.quant->scales + (data.quant->count > 1 ? r : 0);
+        rq.count = 1;
+        rq.axis = -1;
+        TensorRef view{DType::I8, {1, k}, row.data(), &rq};
+        for (int64_t e = 0; e < k; ++e)
+          storeD(o, j * k + e, loadD(view, e));
+      }
+      return Status::success();
+    }
     for (int64_t b = 0; b < outer; ++b)
       for (int64_t j = 0; j < ni; ++j) {
         int64_t k = loadI(idx, j);
@@ -1320,10 +1356,18 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     convertQuant(op, *ins[0], o);
     return Status::success();
   case OpCode::Linear: {
-    if (isQuantInt(*ins[0]))
-      return linearInteger(in, ins, o);
     const TensorRef &x = *ins[0], &w = *ins[1];
     const TensorRef *bias = ins[2];
+    if (cpu::fastIntegerLinear(x, w, bias, o)) {
+      std::string err = cpu::integerLinear(x, w, bias, o, scratch.linearPlans[&in], scratch.pool);
+      return err.empty() ? Status::success() : fail(in, err);
+    }
+    if (isQuantInt(*ins[0]))
+      return linearInteger(in, ins, o);
+    if (cpu::fastFloatLinear(x, w, bias, o)) {
+      cpu::floatLinear(x, w, bias, o, scratch.pool);
+      return Status::success();
+    }
     int64_t K = w.shape[1], N = w.shape[0], M = x.numel() / std::max<int64_t>(K, 1);
     const float *px = static_cast<const float *>(x.data);
     float *po = static_cast<float *>(o.data);
@@ -1374,6 +1418,13 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     return Status::success();
   }
   case OpCode::Attention:
+    if (!ins[4] && outs.size() == 1) {
+      // No cache: keys/values are the inputs themselves.
+      bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
+      if (cpu::fastAttention(*ins[0], *ins[1], *ins[2], ins[3], floatAt(in, 0, 1.0f), causal, o,
+                             scratch.pool))
+        return Status::success();
+    }
     return attention(in, ins, outs, scratch);
   default:
     return fail(in, "not implemented by the reference runtime");

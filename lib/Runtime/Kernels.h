@@ -10,9 +10,11 @@
 #ifndef MU_RUNTIME_KERNELS_H
 #define MU_RUNTIME_KERNELS_H
 
+#include "cpu/Linear.h"
 #include "mu/runtime/Runtime.h"
 #include "mub_generated.h"
 
+#include <unordered_map>
 #include <vector>
 
 namespace mu {
@@ -20,8 +22,11 @@ namespace rt {
 
 using Shape = std::vector<int64_t>;
 
-/// Scratch memory reused across kernel calls.
+/// Scratch memory and per-instruction constants reused across kernel calls,
+/// and the session's thread pool (null: one thread).
 struct Scratch {
+  ThreadPool *pool = nullptr;
+  std::unordered_map<const void *, cpu::LinearPlan> linearPlans;
   std::vector<float> f32;
   float *floats(size_t n) {
     if (f32.size() < n)

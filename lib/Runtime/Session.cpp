@@ -25,9 +25,16 @@ struct Session::Impl {
   /// Current shape of each state (e.g. the KV cache length so far).
   std::vector<std::vector<int64_t>> stateShapes;
   Scratch scratch;
+  std::unique_ptr<ThreadPool> pool;
 };
 
-Session::Session(const Model &model) : model_(model), impl_(new Impl()) {
+Session::Session(const Model &model, const SessionOptions &options)
+    : model_(model), impl_(new Impl()) {
+  int threads = options.threads > 0 ? options.threads : physicalCores();
+  if (threads > 1) {
+    impl_->pool.reset(new ThreadPool(threads));
+    impl_->scratch.pool = impl_->pool.get();
+  }
   if (const auto *states = model.fb().states())
     for (const mub::StateBuffer *s : *states) {
       try {
@@ -42,6 +49,8 @@ Session::Session(const Model &model) : model_(model), impl_(new Impl()) {
 }
 
 Session::~Session() = default;
+
+int Session::threads() const { return impl_->pool ? impl_->pool->size() : 1; }
 
 void Session::resetState() {
   for (auto &s : impl_->states)
@@ -126,6 +135,7 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       break;
     case mub::Storage::Constant:
       t[i].data = const_cast<uint8_t *>(model_.segmentData(d->segment()) + d->offset());
+      t[i].layout = Layout(d->layout());
       ready[i] = true;
       break;
     case mub::Storage::State:

@@ -126,7 +126,8 @@ int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
   std::string path, prompt, promptIds, pplFile, dumpDir, comparePath;
-  int maxNew = 64, ctx = 0, verifySteps = 0;
+  int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
+  std::string kernelsName;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false;
   SamplingOptions so;
   app.add_option("model", path, "compiled artifact (.mub)")->required();
@@ -148,6 +149,11 @@ int main(int argc, char **argv) {
                  "agreement; with a prompt, compare the logits at every prompt position");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
+  app.add_option("--threads", threads,
+                 "kernel threads (default: one per physical core); results do not depend on it");
+  app.add_option("--kernels", kernelsName,
+                 "kernel family: auto (best this CPU has), portable, avx2, avx512-vnni, neon-dotprod "
+                 "(default auto; env MU_KERNELS sets the same)");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
   app.add_option("--verify-cache", verifySteps,
                  "greedy-decode N steps with the KV cache and compare every step's logits "
@@ -159,6 +165,20 @@ int main(int argc, char **argv) {
   CLI11_PARSE(app, argc, argv);
   so.greedy = greedy;
 
+  if (threads < 0)
+    return fail("--threads must be 0 (auto) or positive");
+  if (!kernelsName.empty() && kernelsName != "auto") {
+    bool found = false;
+    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
+      if (kernelsName == isaName(i)) {
+        found = true;
+        if (!setKernelIsa(i))
+          return fail("--kernels " + kernelsName + ": this CPU or build lacks it");
+      }
+    if (!found)
+      return fail("--kernels: unknown family '" + kernelsName + "'");
+  }
+
   Status st;
   std::unique_ptr<Model> model = Model::load(path, st);
   if (!model)
@@ -167,7 +187,9 @@ int main(int argc, char **argv) {
     printInfo(*model);
     return 0;
   }
-  Session session(*model);
+  SessionOptions sessionOptions;
+  sessionOptions.threads = threads;
+  Session session(*model, sessionOptions);
   if (!dumpDir.empty()) {
     ::mkdir(dumpDir.c_str(), 0755);
     session.setDumpDir(dumpDir);
@@ -220,7 +242,7 @@ int main(int argc, char **argv) {
       other = Model::load(comparePath, st);
       if (!other)
         return fail(st.message);
-      otherSession = std::make_unique<Session>(*other);
+      otherSession = std::make_unique<Session>(*other, sessionOptions);
       otherGen = std::make_unique<Generator>(*other, *otherSession);
     }
     double nll = 0, nllOther = 0, kl = 0;
@@ -307,7 +329,7 @@ int main(int argc, char **argv) {
     std::unique_ptr<Model> other = Model::load(comparePath, st);
     if (!other)
       return fail(st.message);
-    Session otherSession(*other);
+    Session otherSession(*other, sessionOptions);
     Generator otherGen(*other, otherSession);
     std::vector<float> a, b;
     int64_t va = 0, vb = 0;
@@ -370,8 +392,10 @@ int main(int argc, char **argv) {
       std::printf("{\"tokens\": [");
       for (size_t i = 0; i < out.size(); ++i)
         std::printf("%s%d", i ? ", " : "", out[i]);
-      std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f}\n",
-                  jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS);
+      std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f, "
+                  "\"threads\": %d, \"kernels\": \"%s\", \"peak_rss_kb\": %ld}\n",
+                  jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS, session.threads(),
+                  isaName(activeIsa()), peakRssKb());
     } else {
       if (tok.valid())
         std::printf("%s\n", text.c_str());
@@ -421,9 +445,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < cont.size(); ++i)
       std::printf("%s%d", i ? ", " : "", cont[i]);
     std::printf("], \"text\": \"%s\", \"ttft_ms\": %.3f, \"tokens_per_s\": %.3f, "
-                "\"generated\": %d, \"peak_bytes\": %zu, \"peak_rss_kb\": %ld}\n",
+                "\"generated\": %d, \"peak_bytes\": %zu, \"peak_rss_kb\": %ld, \"threads\": %d, "
+                "\"kernels\": \"%s\"}\n",
                 jsonEscape(text).c_str(), stats.ttftMs, stats.tokensPerS, stats.generatedTokens,
-                stats.peakBytes, peakRssKb());
+                stats.peakBytes, peakRssKb(), session.threads(), isaName(activeIsa()));
     return 0;
   }
   std::fwrite(pending.data(), 1, pending.size(), stdout);

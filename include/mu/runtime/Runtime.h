@@ -9,6 +9,8 @@
 #ifndef MU_RUNTIME_RUNTIME_H
 #define MU_RUNTIME_RUNTIME_H
 
+#include "mu/runtime/Packing.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -59,6 +61,7 @@ struct TensorRef {
   std::vector<int64_t> shape;
   void *data = nullptr;
   const QuantInfo *quant = nullptr; ///< set for quantized integer tensors
+  Layout layout = Layout::RowMajor;  ///< packed constants (Packing.h)
   int64_t numel() const;
   size_t bytes() const { return size_t(numel()) * dtypeSize(dtype); }
 };
@@ -103,11 +106,32 @@ private:
   std::string path_;
 };
 
+/// Kernel families of the optimized kernels, selected at run time (cpuid).
+enum class Isa : int { Portable = 0, Avx2 = 1, Avx512Vnni = 2, NeonDot = 3 };
+const char *isaName(Isa isa);
+/// Whether this CPU (and this build) can run `isa`.
+bool isaSupported(Isa isa);
+/// The family the kernels use now: the best available, or MU_KERNELS
+/// (portable, avx2, avx512-vnni, neon-dotprod) when set and supported.
+Isa activeIsa();
+/// Selects a family for all sessions; false (nothing changes) if the CPU or
+/// the build lacks it. Every family gives bit-identical integer results.
+bool setKernelIsa(Isa isa);
+/// Physical cores (logical CPUs when the topology cannot be read).
+int physicalCores();
+
+/// How a session executes.
+struct SessionOptions {
+  /// Worker threads for the data-parallel kernels (linear layers); 0 = one
+  /// per physical core. Results do not depend on it.
+  int threads = 0;
+};
+
 /// Execution state for one model: arenas, persistent state (KV cache),
-/// scratch. Not thread-safe; use one session per thread.
+/// scratch, a thread pool. Not thread-safe; use one session per thread.
 class Session {
 public:
-  explicit Session(const Model &model);
+  explicit Session(const Model &model, const SessionOptions &options = {});
   ~Session();
 
   /// Runs `program` on `inputs` (in the program's input order). Outputs are
@@ -134,6 +158,9 @@ public:
 
   /// Peak bytes held by arenas, state and scratch.
   size_t peakBytes() const { return peakBytes_; }
+
+  /// Threads the kernels use.
+  int threads() const;
 
 private:
   struct Impl;

@@ -1,0 +1,227 @@
+//===- Cpu.cpp - CPU features, kernel selection, thread pool --------------===//
+#include "Cpu.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define MU_X86 1
+#endif
+
+namespace mu {
+namespace rt {
+
+const char *isaName(Isa isa) {
+  switch (isa) {
+  case Isa::Portable: return "portable";
+  case Isa::Avx2: return "avx2";
+  case Isa::Avx512Vnni: return "avx512-vnni";
+  case Isa::NeonDot: return "neon-dotprod";
+  }
+  return "?";
+}
+
+namespace {
+
+struct Features {
+  bool avx2 = false, avx512vnni = false, neondot = false;
+};
+
+#ifdef MU_X86
+uint64_t xgetbv0() {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (uint64_t(hi) << 32) | lo;
+}
+#endif
+
+Features detect() {
+  Features f;
+#ifdef MU_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d))
+    return f;
+  bool osxsave = c & (1u << 27), fma = c & (1u << 12), f16c = c & (1u << 29);
+  if (!osxsave)
+    return f;
+  uint64_t xcr0 = xgetbv0();
+  bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+    return f;
+  bool avx2 = b & (1u << 5);
+  bool avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+  bool vnni = c & (1u << 11);
+  f.avx2 = ymm && avx2 && fma && f16c;
+  f.avx512vnni = f.avx2 && zmm && avx512f && avx512bw && avx512vl && vnni;
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+  f.neondot = true;
+#endif
+  return f;
+}
+
+const Features &features() {
+  static const Features f = detect();
+  return f;
+}
+
+bool built(Isa isa) {
+  switch (isa) {
+  case Isa::Portable: return true;
+#ifdef MU_HAVE_X86_KERNELS
+  case Isa::Avx2: case Isa::Avx512Vnni: return true;
+#endif
+#ifdef MU_HAVE_NEON_KERNELS
+  case Isa::NeonDot: return true;
+#endif
+  default: return false;
+  }
+}
+
+Isa best() {
+  // The AVX-512 VNNI kernels are opt-in (MU_KERNELS / --kernels) until they
+  // have been verified on such a CPU: the machines this was built on lack
+  // AVX-512, and the bit-exactness tests skip a family the CPU cannot run.
+  for (Isa i : {Isa::NeonDot, Isa::Avx2})
+    if (isaSupported(i))
+      return i;
+  return Isa::Portable;
+}
+
+Isa initial() {
+  Isa isa = best();
+  if (const char *env = std::getenv("MU_KERNELS")) {
+    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
+      if (std::strcmp(env, isaName(i)) == 0 || (i == Isa::Avx512Vnni && !std::strcmp(env, "avx512")))
+        if (isaSupported(i))
+          isa = i;
+  }
+  return isa;
+}
+
+std::atomic<int> &current() {
+  static std::atomic<int> c{int(initial())};
+  return c;
+}
+
+} // namespace
+
+bool isaSupported(Isa isa) {
+  if (!built(isa))
+    return false;
+  switch (isa) {
+  case Isa::Portable: return true;
+  case Isa::Avx2: return features().avx2;
+  case Isa::Avx512Vnni: return features().avx512vnni;
+  case Isa::NeonDot: return features().neondot;
+  }
+  return false;
+}
+
+Isa activeIsa() { return Isa(current().load(std::memory_order_relaxed)); }
+
+bool setKernelIsa(Isa isa) {
+  if (!isaSupported(isa))
+    return false;
+  current().store(int(isa));
+  return true;
+}
+
+int physicalCores() {
+  // Distinct (physical id, core id) pairs in /proc/cpuinfo; else logical CPUs.
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<int, int>> cores;
+  std::string line;
+  int phys = 0;
+  while (std::getline(in, line)) {
+    auto value = [&]() { return std::atoi(line.c_str() + line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0)
+      phys = value();
+    else if (line.rfind("core id", 0) == 0)
+      cores.insert({phys, value()});
+  }
+  int logical = int(std::thread::hardware_concurrency());
+  if (cores.empty())
+    return logical > 0 ? logical : 1;
+  return int(cores.size());
+}
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i)
+    workers_.emplace_back([this, i] { work(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    generation_.fetch_add(1);
+  }
+  cv_.notify_all();
+  for (auto &t : workers_)
+    t.join();
+}
+
+void ThreadPool::work(int id) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for a while (new jobs arrive every few microseconds while a
+    // model runs), then sleep until the next job.
+    auto t0 = std::chrono::steady_clock::now();
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen) {
+      if (++spins % 1024 == 0 &&
+          std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(2)) {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleepers_.fetch_add(1);
+        cv_.wait(lock, [&] { return generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
+        break;
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_)
+      return;
+    int n = size();
+    for (int task = id; task < count_; task += n)
+      (*fn_)(task);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::run(int count, const std::function<void(int)> &fn) {
+  if (workers_.empty() || count <= 1) {
+    for (int i = 0; i < count; ++i)
+      fn(i);
+    return;
+  }
+  fn_ = &fn;
+  count_ = count;
+  pending_.store(int(workers_.size()), std::memory_order_relaxed);
+  {
+    // Publish under the lock so a worker about to sleep cannot miss it.
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  if (sleepers_.load() > 0)
+    cv_.notify_all();
+  int n = size();
+  for (int task = 0; task < count; task += n)
+    fn(task);
+  while (pending_.load(std::memory_order_acquire) > 0) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+} // namespace rt
+} // namespace mu

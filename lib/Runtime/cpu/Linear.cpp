@@ -1,0 +1,365 @@
+//===- Linear.cpp - optimized linear kernels: dispatch, epilogue ----------===//
+///
+/// \file
+/// Splits a linear over the thread pool by 16-channel tiles (every output
+/// is computed by the same instructions whatever the thread count, so
+/// results do not depend on it), runs the selected ISA's dot kernel on
+/// chunks of tiles and applies the reference epilogue. Also holds the
+/// portable dot kernels (plain C++ over the packed layout).
+///
+//===----------------------------------------------------------------------===//
+#include "Linear.h"
+
+#include "mu/Support/Half.h"
+#include "mu/runtime/Packing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace mu {
+namespace rt {
+namespace cpu {
+
+namespace {
+
+/// Runs groups [g0, g1) of one tile for one row into int32 partial sums.
+template <typename X>
+void tileDot(const X *x, const uint8_t *tile, int64_t g0, int64_t g1, int32_t *s) {
+  for (int64_t g = g0; g < g1; ++g) {
+    const int8_t *wg = reinterpret_cast<const int8_t *>(tile) + g * 64;
+    const X *xg = x + 4 * g;
+    for (int c = 0; c < 16; ++c)
+      s[c] += int32_t(xg[0]) * wg[4 * c] + int32_t(xg[1]) * wg[4 * c + 1] +
+              int32_t(xg[2]) * wg[4 * c + 2] + int32_t(xg[3]) * wg[4 * c + 3];
+  }
+}
+
+/// Portable exact dots; int32 partial sums flushed to int64 before they can
+/// overflow (`chunk` groups: 4 products of |x| <= 2^(bits-1), |w| <= 127).
+template <typename X, int64_t chunk>
+void dotPortable(const X *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+                 int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  int64_t groups = packedCols(k) / 4;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint8_t *tile = w + t * groups * 64;
+      int64_t *a = acc + r * ldacc + (t - t0) * 16;
+      std::fill(a, a + 16, 0);
+      for (int64_t g0 = 0; g0 < groups; g0 += chunk) {
+        int32_t s[16] = {0};
+        tileDot(x + r * ldx, tile, g0, std::min(groups, g0 + chunk), s);
+        for (int c = 0; c < 16; ++c)
+          a[c] += s[c];
+      }
+    }
+}
+
+void dotI8Portable(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
+                   int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  dotPortable<int8_t, 16384>(x, m, ldx, w, n, k, t0, t1, acc, ldacc);
+}
+void dotI16Portable(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
+                    int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  dotPortable<int16_t, 64>(x, m, ldx, w, n, k, t0, t1, acc, ldacc);
+}
+
+int32_t loadInt(const TensorRef &t, int64_t i) {
+  switch (t.dtype) {
+  case DType::I8: return static_cast<const int8_t *>(t.data)[i];
+  case DType::U8: return static_cast<const uint8_t *>(t.data)[i];
+  case DType::I16: return static_cast<const int16_t *>(t.data)[i];
+  case DType::I32: return static_cast<const int32_t *>(t.data)[i];
+  default: return 0;
+  }
+}
+
+void storageRange(const TensorRef &t, int32_t &lo, int32_t &hi) {
+  switch (t.dtype) {
+  case DType::I8: lo = -128; hi = 127; break;
+  case DType::U8: lo = 0; hi = 255; break;
+  default: lo = -32768; hi = 32767; break;
+  }
+  if (t.quant && (t.quant->qmin != 0 || t.quant->qmax != 0)) {
+    lo = int32_t(std::max<int64_t>(lo, t.quant->qmin));
+    hi = int32_t(std::min<int64_t>(hi, t.quant->qmax));
+  }
+}
+
+/// Per-thread scratch (accumulators, converted rows), grown on demand.
+template <typename T> T *threadBuffer(size_t n, int which) {
+  thread_local std::vector<T> bufs[2];
+  if (bufs[which].size() < n)
+    bufs[which].resize(n);
+  return bufs[which].data();
+}
+
+/// Splits `tiles` over the pool: task i gets [tiles*i/n, tiles*(i+1)/n).
+template <typename F> void forTiles(ThreadPool *pool, int64_t tiles, int64_t work, F f) {
+  int n = pool ? pool->size() : 1;
+  // Tiny problems are not worth waking the workers for.
+  if (work < 16384)
+    n = 1;
+  n = int(std::min<int64_t>(n, tiles));
+  if (n <= 1) {
+    f(int64_t(0), tiles);
+    return;
+  }
+  pool->run(n, [&](int i) { f(tiles * i / n, tiles * (i + 1) / n); });
+}
+
+} // namespace
+
+namespace {
+
+float vecDotPortable(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+void axpyPortable(float s, const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += s * x[i];
+}
+
+} // namespace
+
+const KernelTable &portableKernels() {
+  static const KernelTable t{dotI8Portable, dotI16Portable, nullptr, vecDotPortable, axpyPortable};
+  return t;
+}
+
+bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
+                   const TensorRef *mask, float scale, bool causal, TensorRef &o,
+                   ThreadPool *pool) {
+  if (q.dtype != DType::F32 || k.dtype != DType::F32 || v.dtype != DType::F32 ||
+      o.dtype != DType::F32 || (mask && mask->dtype != DType::Bool && mask->dtype != DType::F32))
+    return false;
+  const int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  const int64_t Hkv = k.shape[1], T = k.shape[2], Dv = v.shape[3], group = Hq / Hkv;
+  const float *pq = static_cast<const float *>(q.data), *pk = static_cast<const float *>(k.data),
+              *pv = static_cast<const float *>(v.data);
+  float *po = static_cast<float *>(o.data);
+  // Mask strides over [B, Hq, S, T] (0 on broadcast dims).
+  int64_t ms[4] = {0, 0, 0, 0};
+  if (mask) {
+    int64_t st = 1;
+    for (int64_t d = 3, md = int64_t(mask->shape.size()) - 1; d >= 0; --d, --md) {
+      int64_t dim = md >= 0 ? mask->shape[size_t(md)] : 1;
+      ms[d] = dim == 1 ? 0 : st;
+      st *= dim;
+    }
+  }
+  const KernelTable &kt = kernels(activeIsa());
+  const float ninf = -std::numeric_limits<float>::infinity();
+  auto head = [&](int64_t bh) {
+    int64_t b = bh / Hq, h = bh % Hq, hk = h / group;
+    float *scores = threadBuffer<float>(size_t(T), 0);
+    float *acc = threadBuffer<float>(size_t(Dv), 1);
+    const float *kb = pk + (b * Hkv + hk) * T * D, *vb = pv + (b * Hkv + hk) * T * Dv;
+    for (int64_t i = 0; i < S; ++i) {
+      const float *qr = pq + ((b * Hq + h) * S + i) * D;
+      int64_t limit = causal ? std::min(T, i + (T - S) + 1) : T;
+      float mx = ninf;
+      for (int64_t t = 0; t < limit; ++t) {
+        float s = kt.vecDot(qr, kb + t * D, D) * scale;
+        if (mask) {
+          int64_t mi = b * ms[0] + h * ms[1] + i * ms[2] + t * ms[3];
+          if (mask->dtype == DType::Bool)
+            s = static_cast<const uint8_t *>(mask->data)[mi] ? s : ninf;
+          else
+            s += static_cast<const float *>(mask->data)[mi];
+        }
+        scores[t] = s;
+        mx = std::max(mx, s);
+      }
+      std::fill(acc, acc + Dv, 0.0f);
+      double sum = 0;
+      if (mx != ninf)
+        for (int64_t t = 0; t < limit; ++t) {
+          if (scores[t] == ninf)
+            continue;
+          float e = std::exp(scores[t] - mx);
+          sum += e;
+          kt.axpy(e, vb + t * Dv, acc, Dv);
+        }
+      float *orow = po + ((b * Hq + h) * S + i) * Dv;
+      float inv = sum > 0 ? float(1.0 / sum) : 0.0f;
+      for (int64_t d = 0; d < Dv; ++d)
+        orow[d] = acc[d] * inv;
+    }
+  };
+  int64_t tasks = B * Hq;
+  int n = pool ? pool->size() : 1;
+  if (n <= 1 || S * T * D < 4096) {
+    for (int64_t bh = 0; bh < tasks; ++bh)
+      head(bh);
+  } else {
+    pool->run(n, [&](int i) {
+      for (int64_t bh = tasks * i / n; bh < tasks * (i + 1) / n; ++bh)
+        head(bh);
+    });
+  }
+  return true;
+}
+
+
+const KernelTable &kernels(Isa isa) {
+  switch (isa) {
+#ifdef MU_HAVE_X86_KERNELS
+  case Isa::Avx2: return avx2Kernels();
+  case Isa::Avx512Vnni: return avx512Kernels();
+#endif
+#ifdef MU_HAVE_NEON_KERNELS
+  case Isa::NeonDot: return neonKernels();
+#endif
+  default: return portableKernels();
+  }
+}
+
+bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                       const TensorRef &y) {
+  return w.layout == Layout::I8N16K4 && (x.dtype == DType::I8 || x.dtype == DType::I16) &&
+         x.quant && x.quant->count == 1 && w.quant && !w.quant->zeroPoints &&
+         w.quant->blockSize == 0 && (!bias || bias->dtype == DType::I32) &&
+         (y.dtype == DType::F32 || ((y.dtype == DType::I8 || y.dtype == DType::U8 ||
+                                     y.dtype == DType::I16) && y.quant));
+}
+
+std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                          TensorRef &y, LinearPlan &plan, ThreadPool *pool) {
+  const int64_t N = w.shape[0], K = w.shape[1], M = x.numel() / std::max<int64_t>(K, 1);
+  const int64_t Kp = packedCols(K), tiles = packedRows(N) / kPackTileN;
+  const double xs = x.quant->scales[0];
+  const int32_t xz = x.quant->zeroPoints ? int32_t(x.quant->zeroPoints[0]) : 0;
+  const bool intOut = y.dtype != DType::F32;
+  const uint8_t *pw = static_cast<const uint8_t *>(w.data);
+  if (plan.realScale.empty() && plan.mult.empty()) {
+    auto wScale = [&](int64_t c) { return double(w.quant->scales[w.quant->count == 1 ? 0 : c]); };
+    int64_t maxBias = 0;
+    plan.bias.assign(size_t(N), 0);
+    if (bias)
+      for (int64_t c = 0; c < N; ++c) {
+        plan.bias[size_t(c)] = loadInt(*bias, c);
+        maxBias = std::max<int64_t>(maxBias, std::llabs(plan.bias[size_t(c)]));
+      }
+    int64_t xRange = x.dtype == DType::I8 ? 255 : 65535;
+    // |acc| <= |bias| + K * |x - xz| * 127, and the zero-point correction is
+    // part of it: below 2^31 the 64-bit requantization is exact.
+    plan.narrowAcc = double(maxBias) + double(K) * double(xRange) * 127.0 < 2147483647.0;
+    if (intOut) {
+      plan.mult.resize(size_t(N));
+      plan.yZero.resize(size_t(N));
+      for (int64_t c = 0; c < N; ++c) {
+        int64_t oc = y.quant->count > 1 ? c : 0;
+        plan.yZero[size_t(c)] = y.quant->zeroPoints ? int32_t(y.quant->zeroPoints[oc]) : 0;
+        if (!quantizeMultiplier(xs * wScale(c) / double(y.quant->scales[oc]), plan.mult[size_t(c)])) {
+          plan.mult.clear();
+          return "requantization multiplier of channel " + std::to_string(c) + " is out of range";
+        }
+      }
+    } else {
+      plan.realScale.resize(size_t(N));
+      for (int64_t c = 0; c < N; ++c)
+        plan.realScale[size_t(c)] = xs * wScale(c);
+    }
+  }
+  int32_t ylo = 0, yhi = 0;
+  if (intOut)
+    storageRange(y, ylo, yhi);
+  // Rows padded to Kp (zeros) when K is not a multiple of 4.
+  const bool i8 = x.dtype == DType::I8;
+  size_t es = i8 ? 1 : 2;
+  const void *xrows = x.data;
+  int64_t ldx = K;
+  std::vector<uint8_t> padded;
+  if (Kp != K) {
+    padded.assign(size_t(M * Kp) * es, 0);
+    for (int64_t r = 0; r < M; ++r)
+      std::memcpy(padded.data() + size_t(r * Kp) * es,
+                  static_cast<const uint8_t *>(x.data) + size_t(r * K) * es, size_t(K) * es);
+    xrows = padded.data();
+    ldx = Kp;
+  }
+  const KernelTable &kt = kernels(activeIsa());
+  constexpr int64_t chunkTiles = 4;
+  forTiles(pool, tiles, M * N * K, [&](int64_t t0, int64_t t1) {
+    int64_t *acc = threadBuffer<int64_t>(size_t(M * chunkTiles * 16), 0);
+    for (int64_t c0 = t0; c0 < t1; c0 += chunkTiles) {
+      int64_t c1 = std::min(t1, c0 + chunkTiles), width = (c1 - c0) * 16;
+      if (i8)
+        kt.dotI8(static_cast<const int8_t *>(xrows), M, ldx, pw, N, K, c0, c1, acc, width);
+      else
+        kt.dotI16(static_cast<const int16_t *>(xrows), M, ldx, pw, N, K, c0, c1, acc, width);
+      int64_t chEnd = std::min(N, c1 * 16);
+      for (int64_t r = 0; r < M; ++r) {
+        const int64_t *a = acc + r * width;
+        for (int64_t c = c0 * 16; c < chEnd; ++c) {
+          int64_t v = a[c - c0 * 16] + plan.bias[size_t(c)] -
+                      int64_t(xz) * packedI8RowSum(pw, N, K, c);
+          int64_t i = r * N + c;
+          if (!intOut) {
+            static_cast<float *>(y.data)[i] = float(double(v) * plan.realScale[size_t(c)]);
+            continue;
+          }
+          const FixedPointMultiplier &mm = plan.mult[size_t(c)];
+          int32_t q;
+          if (plan.narrowAcc) {
+            int64_t p = (v * mm.multiplier + (int64_t(1) << (mm.shift - 1))) >> mm.shift;
+            p = std::clamp<int64_t>(p, std::numeric_limits<int32_t>::min(),
+                                    std::numeric_limits<int32_t>::max());
+            q = int32_t(std::clamp<int64_t>(p + plan.yZero[size_t(c)], ylo, yhi));
+          } else {
+            q = requantize(v, mm, plan.yZero[size_t(c)], ylo, yhi);
+          }
+          switch (y.dtype) {
+          case DType::I8: static_cast<int8_t *>(y.data)[i] = int8_t(q); break;
+          case DType::U8: static_cast<uint8_t *>(y.data)[i] = uint8_t(q); break;
+          default: static_cast<int16_t *>(y.data)[i] = int16_t(q); break;
+          }
+        }
+      }
+    }
+  });
+  return "";
+}
+
+bool fastFloatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                     const TensorRef &y) {
+  return kernels(activeIsa()).dotF32 && w.layout == Layout::RowMajor && !w.quant &&
+         x.dtype == DType::F32 && y.dtype == DType::F32 &&
+         (w.dtype == DType::F32 || w.dtype == DType::F16) &&
+         (!bias || (!bias->quant && (bias->dtype == DType::F32 || bias->dtype == DType::F16)));
+}
+
+void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, TensorRef &y,
+                 ThreadPool *pool) {
+  const int64_t N = w.shape[0], K = w.shape[1], M = x.numel() / std::max<int64_t>(K, 1);
+  std::vector<float> b;
+  if (bias) {
+    b.resize(size_t(N));
+    for (int64_t c = 0; c < N; ++c)
+      b[size_t(c)] = bias->dtype == DType::F32 ? static_cast<const float *>(bias->data)[c]
+                                               : halfToFloat(static_cast<const uint16_t *>(bias->data)[c]);
+  }
+  const KernelTable &kt = kernels(activeIsa());
+  // Blocks of 16 channels, as the integer kernels.
+  int64_t blocks = (N + 15) / 16;
+  forTiles(pool, blocks, M * N * K, [&](int64_t b0, int64_t b1) {
+    kt.dotF32(static_cast<const float *>(x.data), M, K, w.data, w.dtype == DType::F16, K, b0 * 16,
+              std::min(N, b1 * 16), bias ? b.data() : nullptr, static_cast<float *>(y.data), N);
+  });
+}
+
+} // namespace cpu
+} // namespace rt
+} // namespace mu

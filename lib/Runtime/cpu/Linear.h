@@ -1,0 +1,96 @@
+//===- Linear.h - optimized linear kernels ----------------------*- C++ -*-===//
+///
+/// \file
+/// The optimized `Linear` kernels and their per-ISA inner loops. Integer
+/// linears read I8N16K4-packed weights (mu/runtime/Packing.h) and match the
+/// reference integer linear of mu/runtime/Integer.h bit for bit: the dot
+/// products are exact, the epilogue (bias, zero-point correction,
+/// requantization or scaling) is the same integer/double arithmetic. Float
+/// linears read row-major f32/f16 weights with FMA (tolerance in
+/// docs/performance.md).
+///
+//===----------------------------------------------------------------------===//
+#ifndef MU_RUNTIME_CPU_LINEAR_H
+#define MU_RUNTIME_CPU_LINEAR_H
+
+#include "Cpu.h"
+#include "mu/runtime/Integer.h"
+#include "mu/runtime/Runtime.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace mu {
+namespace rt {
+namespace cpu {
+
+/// Exact integer dots: acc[r * ldacc + j] = sum_k x[r * ldx + k] * W[16*t0 + j, k]
+/// for r < m and channels of tiles [t0, t1). `x` rows hold packedCols(k)
+/// readable values, zero past k. `w` is the packed weight (tiles + sums).
+using DotI8Fn = void (*)(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
+                         int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc);
+using DotI16Fn = void (*)(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
+                          int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc);
+/// Float: y[r * ldy + c] = bias[c] + sum_k x[r * ldx + k] * W[c, k] for
+/// channels [n0, n1); W row-major [n, k] of f32 (`f16` false) or f16.
+using DotF32Fn = void (*)(const float *x, int64_t m, int64_t ldx, const void *w, bool f16,
+                          int64_t k, int64_t n0, int64_t n1, const float *bias, float *y,
+                          int64_t ldy);
+
+/// sum_i a[i] * b[i] (float accumulation) and y[i] += s * x[i].
+using VecDotFn = float (*)(const float *a, const float *b, int64_t n);
+using AxpyFn = void (*)(float s, const float *x, float *y, int64_t n);
+
+struct KernelTable {
+  DotI8Fn dotI8;
+  DotI16Fn dotI16;
+  DotF32Fn dotF32; ///< null: the reference float linear
+  VecDotFn vecDot;
+  AxpyFn axpy;
+};
+const KernelTable &kernels(Isa isa);
+const KernelTable &portableKernels();
+#ifdef MU_HAVE_X86_KERNELS
+const KernelTable &avx2Kernels();
+const KernelTable &avx512Kernels();
+#endif
+#ifdef MU_HAVE_NEON_KERNELS
+const KernelTable &neonKernels();
+#endif
+
+/// Per-instruction constants of an integer linear (multipliers, scales),
+/// computed on its first run and reused.
+struct LinearPlan {
+  std::vector<FixedPointMultiplier> mult;
+  std::vector<double> realScale;
+  std::vector<int32_t> yZero;
+  std::vector<int32_t> bias;
+  bool narrowAcc = false; ///< |acc| < 2^31: 64-bit requantization is exact
+};
+
+/// Whether the optimized integer linear handles these operands.
+bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                       const TensorRef &y);
+/// Runs it (`plan` is filled on first use). Returns an error message or "".
+std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                          TensorRef &y, LinearPlan &plan, ThreadPool *pool);
+/// Whether the optimized float linear handles these operands (f32 x/y,
+/// row-major f32/f16 weights, f32/f16 bias, an ISA with float kernels).
+bool fastFloatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
+                     const TensorRef &y);
+void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, TensorRef &y,
+                 ThreadPool *pool);
+
+/// Attention over f32 q/k/v (+ f32 KV cache): GQA-aware (each key/value
+/// row is read once per query head of its group, no repeat-kv copies),
+/// parallel over (batch, query head). `mask` as the reference kernel.
+/// Matches the reference within float rounding (docs/performance.md).
+bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
+                   const TensorRef *mask, float scale, bool causal, TensorRef &o,
+                   ThreadPool *pool);
+
+} // namespace cpu
+} // namespace rt
+} // namespace mu
+
+#endif // MU_RUNTIME_CPU_LINEAR_H

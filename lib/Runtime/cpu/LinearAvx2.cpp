@@ -1,0 +1,250 @@
+//===- LinearAvx2.cpp - AVX2/FMA/F16C linear kernels ----------------------===//
+///
+/// \file
+/// Built with -mavx2 -mfma -mf16c and called only when cpuid reports them.
+/// Everything here has internal linkage and no std templates, so no
+/// AVX2-compiled copy of a shared inline function can leak into portable
+/// code.
+///
+/// int8 x int8: per 4-input group, `vpmaddubsw(|x|, sign(w, x))` then
+/// `vpmaddwd(., 1)`: |x| <= 128 and |w| <= 127 (the packed layout's range),
+/// so the int16 pair sums (<= 32512) never saturate and the dot is exact.
+/// int16 x int8: weights widened with `vpmovsxbw`, `vpmaddwd` with the
+/// broadcast 4 activations; int32 lanes flushed to int64 every 64 groups.
+///
+//===----------------------------------------------------------------------===//
+#include "Linear.h"
+
+#include <immintrin.h>
+
+namespace mu {
+namespace rt {
+namespace cpu {
+
+namespace {
+
+/// Local copy of packedCols(k) / 4 (no shared inline code in ISA files).
+inline int64_t groupsOf(int64_t k) { return (k + 3) / 4; }
+
+inline int32_t load4(const void *p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+inline void addTo64(int64_t *dst, __m256i v32) {
+  __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v32));
+  __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v32, 1));
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
+                      _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<__m256i *>(dst)), lo));
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + 4),
+                      _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<__m256i *>(dst + 4)), hi));
+}
+
+template <int MR>
+inline void tileI8(const int8_t *x, int64_t ldx, const uint8_t *tile, int64_t groups,
+                   int64_t *acc, int64_t ldacc) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < 16; ++c)
+      acc[r * ldacc + c] = 0;
+  // Lane sums grow by <= 4 * 128 * 127 per group: flush long before 2^31.
+  for (int64_t g0 = 0; g0 < groups; g0 += 16384) {
+    int64_t g1 = g0 + 16384 < groups ? g0 + 16384 : groups;
+    __m256i a[MR][2];
+    for (int r = 0; r < MR; ++r)
+      a[r][0] = a[r][1] = _mm256_setzero_si256();
+    for (int64_t g = g0; g < g1; ++g) {
+      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(tile + g * 64));
+      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(tile + g * 64 + 32));
+      for (int r = 0; r < MR; ++r) {
+        __m256i xb = _mm256_set1_epi32(load4(x + r * ldx + 4 * g));
+        __m256i ax = _mm256_abs_epi8(xb);
+        __m256i p0 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xb));
+        __m256i p1 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xb));
+        a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(p0, ones));
+        a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(p1, ones));
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      addTo64(acc + r * ldacc, a[r][0]);
+      addTo64(acc + r * ldacc + 8, a[r][1]);
+    }
+  }
+}
+
+void dotI8(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+           int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  int64_t groups = groupsOf(k);
+  for (int64_t t = t0; t < t1; ++t) {
+    const uint8_t *tile = w + t * groups * 64;
+    int64_t *at = acc + (t - t0) * 16;
+    int64_t r = 0;
+    for (; r + 4 <= m; r += 4)
+      tileI8<4>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
+    for (; r < m; ++r)
+      tileI8<1>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
+  }
+}
+
+/// Sums adjacent int32 lanes of a (channels 0-3) and b (channels 4-7) into
+/// 8 channel sums, in order.
+inline __m256i pairSum(__m256i a, __m256i b) {
+  return _mm256_permute4x64_epi64(_mm256_hadd_epi32(a, b), 0xD8);
+}
+
+template <int MR>
+inline void tileI16(const int16_t *x, int64_t ldx, const uint8_t *tile, int64_t groups,
+                    int64_t *acc, int64_t ldacc) {
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < 16; ++c)
+      acc[r * ldacc + c] = 0;
+  // A lane gains <= 2 * 32768 * 127 per group; 64 groups keep lane pairs
+  // below 2^31.
+  for (int64_t g0 = 0; g0 < groups; g0 += 64) {
+    int64_t g1 = g0 + 64 < groups ? g0 + 64 : groups;
+    __m256i a[MR][4];
+    for (int r = 0; r < MR; ++r)
+      for (int q = 0; q < 4; ++q)
+        a[r][q] = _mm256_setzero_si256();
+    for (int64_t g = g0; g < g1; ++g) {
+      __m256i wq[4];
+      for (int q = 0; q < 4; ++q)
+        wq[q] = _mm256_cvtepi8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(tile + g * 64 + 16 * q)));
+      for (int r = 0; r < MR; ++r) {
+        int64_t xv;
+        __builtin_memcpy(&xv, x + r * ldx + 4 * g, 8);
+        __m256i xb = _mm256_set1_epi64x(xv);
+        for (int q = 0; q < 4; ++q)
+          a[r][q] = _mm256_add_epi32(a[r][q], _mm256_madd_epi16(wq[q], xb));
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      addTo64(acc + r * ldacc, pairSum(a[r][0], a[r][1]));
+      addTo64(acc + r * ldacc + 8, pairSum(a[r][2], a[r][3]));
+    }
+  }
+}
+
+void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+            int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  int64_t groups = groupsOf(k);
+  for (int64_t t = t0; t < t1; ++t) {
+    const uint8_t *tile = w + t * groups * 64;
+    int64_t *at = acc + (t - t0) * 16;
+    int64_t r = 0;
+    for (; r + 2 <= m; r += 2)
+      tileI16<2>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
+    for (; r < m; ++r)
+      tileI16<1>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
+  }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256 loadW(const void *w, bool f16, int64_t i) {
+  if (f16)
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(
+        static_cast<const uint16_t *>(w) + i)));
+  return _mm256_loadu_ps(static_cast<const float *>(w) + i);
+}
+
+inline float loadW1(const void *w, bool f16, int64_t i) {
+  if (f16)
+    return _cvtsh_ss(static_cast<const uint16_t *>(w)[i]);
+  return static_cast<const float *>(w)[i];
+}
+
+/// MR activation rows x NR weight rows, FMA over k in steps of 8.
+template <int MR, int NR>
+inline void blockF32(const float *x, int64_t ldx, const void *w, bool f16, int64_t k, int64_t c0,
+                     const float *bias, float *y, int64_t ldy) {
+  __m256 a[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j)
+      a[r][j] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 xv[MR];
+    for (int r = 0; r < MR; ++r)
+      xv[r] = _mm256_loadu_ps(x + r * ldx + i);
+    for (int j = 0; j < NR; ++j) {
+      __m256 wv = loadW(w, f16, (c0 + j) * k + i);
+      for (int r = 0; r < MR; ++r)
+        a[r][j] = _mm256_fmadd_ps(xv[r], wv, a[r][j]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) {
+      float s = hsum(a[r][j]);
+      for (int64_t t = i; t < k; ++t)
+        s += x[r * ldx + t] * loadW1(w, f16, (c0 + j) * k + t);
+      y[r * ldy + c0 + j] = bias ? s + bias[c0 + j] : s;
+    }
+}
+
+template <int MR>
+inline void rowsF32(const float *x, int64_t ldx, const void *w, bool f16, int64_t k, int64_t n0,
+                    int64_t n1, const float *bias, float *y, int64_t ldy) {
+  int64_t c = n0;
+  constexpr int NR = MR == 1 ? 8 : 4;
+  for (; c + NR <= n1; c += NR)
+    blockF32<MR, NR>(x, ldx, w, f16, k, c, bias, y, ldy);
+  for (; c < n1; ++c)
+    blockF32<MR, 1>(x, ldx, w, f16, k, c, bias, y, ldy);
+}
+
+void dotF32(const float *x, int64_t m, int64_t ldx, const void *w, bool f16, int64_t k,
+            int64_t n0, int64_t n1, const float *bias, float *y, int64_t ldy) {
+  // Channels in blocks of 64 so a block of weights stays in cache while all
+  // rows pass over it.
+  for (int64_t b0 = n0; b0 < n1; b0 += 64) {
+    int64_t b1 = b0 + 64 < n1 ? b0 + 64 : n1;
+    int64_t r = 0;
+    for (; r + 2 <= m; r += 2)
+      rowsF32<2>(x + r * ldx, ldx, w, f16, k, b0, b1, bias, y + r * ldy, ldy);
+    for (; r < m; ++r)
+      rowsF32<1>(x + r * ldx, ldx, w, f16, k, b0, b1, bias, y + r * ldy, ldy);
+  }
+}
+
+float vecDot(const float *a, const float *b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+void axpy(float s, const float *x, float *y, int64_t n) {
+  __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i)
+    y[i] += s * x[i];
+}
+
+} // namespace
+
+const KernelTable &avx2Kernels() {
+  static const KernelTable t{dotI8, dotI16, dotF32, vecDot, axpy};
+  return t;
+}
+
+} // namespace cpu
+} // namespace rt
+} // namespace mu
