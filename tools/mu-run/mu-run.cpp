@@ -128,13 +128,16 @@ int main(int argc, char **argv) {
   std::string path, prompt, promptIds, pplFile, dumpDir, comparePath;
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
-  bool greedy = false, json = false, info = false, showIds = false, noCache = false;
+  bool greedy = false, json = false, info = false, showIds = false, noCache = false,
+       ignoreEos = false;
   SamplingOptions so;
   app.add_option("model", path, "compiled artifact (.mub)")->required();
   app.add_option("-p,--prompt", prompt, "prompt text");
   app.add_option("--prompt-ids", promptIds, "prompt as token ids (\"1 403 407\"), no tokenizer needed");
   app.add_option("-n,--max-new-tokens", maxNew, "tokens to generate (default 64)");
   app.add_flag("--greedy", greedy, "argmax decoding (same as --temperature 0)");
+  app.add_flag("--ignore-eos", ignoreEos,
+               "generate all -n tokens even past EOS (benchmarks: a fixed amount of work)");
   app.add_option("--temperature", so.temperature, "sampling temperature (default 1.0)");
   app.add_option("--top-k", so.topK, "sample among the k most likely tokens (0 = all)");
   app.add_option("--top-p", so.topP, "nucleus sampling mass (default 1.0 = off)");
@@ -376,7 +379,7 @@ int main(int argc, char **argv) {
   }
   size_t promptLen = ids.size();
   std::vector<int> stop;
-  if (tok.valid()) {
+  if (tok.valid() && !ignoreEos) {
     stop = tok.eosIds();
     if (tok.bosId() >= 0)
       stop.push_back(tok.bosId()); // a new document starts: the reply ended

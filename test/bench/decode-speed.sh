@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Executor speed benchmark (not a test: it prints numbers, asserts nothing).
+# For the micro-LM 28M shape (random weights from the generator) and
+# stories3m (../shared, if present), in fp16-weight float, w8a8 and w8a16,
+# with 1 and 2 threads: TTFT of a 64-token prompt and decode tokens/s over
+# 128 tokens (best of 3), peak RSS; then the measured read bandwidth, the
+# bytes streamed per decoded token (the artifact's weights) and the decode
+# roofline with the fraction reached.
+#   test/bench/decode-speed.sh [BUILD_DIR]      (default: build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+T=$B/tools
+W=$B/bench/speed
+PY=/usr/bin/python3
+mkdir -p "$W"
+SHARED=../shared
+if [ ! -f "$W/micro/model.safetensors" ]; then
+  $PY tools/mu-gen-checkpoint.py --shape micro --format safetensors --out "$W/micro" >/dev/null
+  if [ -d $SHARED/models/microlm-tokenizer ]; then cp $SHARED/models/microlm-tokenizer/tokenizer*.json "$W/micro/"; fi
+fi
+CALIB=$SHARED/data/text/prideprejudice.txt
+models=("micro:$W/micro/model.safetensors")
+if [ -f $SHARED/models/stories3m/model.safetensors ]; then
+  models+=("stories3m:$SHARED/models/stories3m/model.safetensors")
+fi
+IDS=$(seq 10 73 | tr '\n' ' ')
+echo "kernels: $($T/mu-run --help >/dev/null; echo auto) | cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+$T/mu-membw 2 | tee "$W/membw.txt"
+BW2=$(awk '/threads 2/ {print $4}' "$W/membw.txt")
+BW1=$(awk '/threads 1/ {print $4}' "$W/membw.txt")
+printf "\n%-10s %-6s %-3s %9s %11s %9s %8s %10s %9s\n" model scheme thr ttft_ms decode_tok_s rss_MB MB/token roofline reached
+for entry in "${models[@]}"; do
+  name=${entry%%:*}; ckpt=${entry#*:}
+  for scheme in fp w8a8 w8a16; do
+    art="$W/$name-$scheme.mub"
+    if [ ! -f "$art" ]; then
+      if [ $scheme = fp ]; then
+        $T/mu-compile "$ckpt" -o "$art" >/dev/null
+      elif [ -f "$CALIB" ]; then
+        $T/mu-compile "$ckpt" --quant=$scheme --calib "$CALIB" --calib-seqs 8 --calib-len 128 -o "$art" >/dev/null
+      else
+        continue
+      fi
+    fi
+    mb=$(stat -c %s "$art" | awk '{printf "%.1f", $1/1e6}')
+    for thr in 1 2; do
+      best=$($PY - "$T/mu-run" "$art" "$thr" "$IDS" <<'PYEOF'
+import json, subprocess, sys
+run, art, thr, ids = sys.argv[1:]
+res = []
+for _ in range(3):
+    out = subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "129", "--greedy", "--ignore-eos",
+                          "--json"], capture_output=True, text=True, check=True).stdout
+    res.append(json.loads(out))
+print(min(r["ttft_ms"] for r in res), max(r["tokens_per_s"] for r in res),
+      max(r["peak_rss_kb"] for r in res) / 1024)
+PYEOF
+)
+      read ttft tps rss <<<"$best"
+      bw=$([ $thr = 1 ] && echo "$BW1" || echo "$BW2")
+      roof=$(awk -v b="$bw" -v m="$mb" 'BEGIN {printf "%.0f", b * 1000 / m}')
+      frac=$(awk -v t="$tps" -v r="$roof" 'BEGIN {printf "%.0f%%", 100 * t / r}')
+      printf "%-10s %-6s %-3s %9.1f %11.1f %9.1f %8s %10s %9s\n" "$name" "$scheme" "$thr" "$ttft" "$tps" "$rss" "$mb" "$roof" "$frac"
+    done
+  done
+done
+echo "(roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token)"
