@@ -8,6 +8,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
+#include "IntAccess.h"
 
 #include "mu/Support/Half.h"
 #include "mu/runtime/Integer.h"
@@ -912,39 +913,6 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
 } // namespace
 
 namespace {
-
-/// Integer range a quantized tensor saturates to: its [qmin, qmax] when
-/// set, else the storage type's full range.
-void storageRange(const TensorRef &t, int32_t &lo, int32_t &hi) {
-  switch (t.dtype) {
-  case DType::I8: lo = -128; hi = 127; break;
-  case DType::U8: lo = 0; hi = 255; break;
-  default: lo = -32768; hi = 32767; break;
-  }
-  if (t.quant && (t.quant->qmin != 0 || t.quant->qmax != 0)) {
-    lo = int32_t(std::max<int64_t>(lo, t.quant->qmin));
-    hi = int32_t(std::min<int64_t>(hi, t.quant->qmax));
-  }
-}
-
-int32_t loadInt(const TensorRef &t, int64_t i) {
-  switch (t.dtype) {
-  case DType::I8: return static_cast<const int8_t *>(t.data)[i];
-  case DType::U8: return static_cast<const uint8_t *>(t.data)[i];
-  case DType::I16: return static_cast<const int16_t *>(t.data)[i];
-  case DType::I32: return static_cast<const int32_t *>(t.data)[i];
-  default: return 0;
-  }
-}
-
-void storeInt(TensorRef &t, int64_t i, int32_t v) {
-  switch (t.dtype) {
-  case DType::I8: static_cast<int8_t *>(t.data)[i] = int8_t(v); break;
-  case DType::U8: static_cast<uint8_t *>(t.data)[i] = uint8_t(v); break;
-  case DType::I16: static_cast<int16_t *>(t.data)[i] = int16_t(v); break;
-  default: break;
-  }
-}
 
 /// Quantize (f32 -> int) or dequantize (int -> f32), per tensor or per
 /// channel along the quantization axis.

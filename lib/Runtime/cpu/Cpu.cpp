@@ -74,7 +74,8 @@ bool built(Isa isa) {
   switch (isa) {
   case Isa::Portable: return true;
 #ifdef MU_HAVE_X86_KERNELS
-  case Isa::Avx2: case Isa::Avx512Vnni: return true;
+  case Isa::Avx2:
+  case Isa::Avx512Vnni: return true;
 #endif
 #ifdef MU_HAVE_NEON_KERNELS
   case Isa::NeonDot: return true;
@@ -97,7 +98,8 @@ Isa initial() {
   Isa isa = best();
   if (const char *env = std::getenv("MU_KERNELS")) {
     for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
-      if (std::strcmp(env, isaName(i)) == 0 || (i == Isa::Avx512Vnni && !std::strcmp(env, "avx512")))
+      if (std::strcmp(env, isaName(i)) == 0 ||
+          (i == Isa::Avx512Vnni && !std::strcmp(env, "avx512")))
         if (isaSupported(i))
           isa = i;
   }

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
 
+#include "../IntAccess.h"
+
 #include "mu/Support/Half.h"
 #include "mu/runtime/Packing.h"
 
@@ -57,35 +59,13 @@ void dotPortable(const X *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n
     }
 }
 
-void dotI8Portable(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
-                   int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+void dotI8Portable(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+                   int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
   dotPortable<int8_t, 16384>(x, m, ldx, w, n, k, t0, t1, acc, ldacc);
 }
 void dotI16Portable(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
                     int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
   dotPortable<int16_t, 64>(x, m, ldx, w, n, k, t0, t1, acc, ldacc);
-}
-
-int32_t loadInt(const TensorRef &t, int64_t i) {
-  switch (t.dtype) {
-  case DType::I8: return static_cast<const int8_t *>(t.data)[i];
-  case DType::U8: return static_cast<const uint8_t *>(t.data)[i];
-  case DType::I16: return static_cast<const int16_t *>(t.data)[i];
-  case DType::I32: return static_cast<const int32_t *>(t.data)[i];
-  default: return 0;
-  }
-}
-
-void storageRange(const TensorRef &t, int32_t &lo, int32_t &hi) {
-  switch (t.dtype) {
-  case DType::I8: lo = -128; hi = 127; break;
-  case DType::U8: lo = 0; hi = 255; break;
-  default: lo = -32768; hi = 32767; break;
-  }
-  if (t.quant && (t.quant->qmin != 0 || t.quant->qmax != 0)) {
-    lo = int32_t(std::max<int64_t>(lo, t.quant->qmin));
-    hi = int32_t(std::min<int64_t>(hi, t.quant->qmax));
-  }
 }
 
 /// Per-thread scratch (accumulators, converted rows), grown on demand.
@@ -212,7 +192,6 @@ bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
   return true;
 }
 
-
 const KernelTable &kernels(Isa isa) {
   switch (isa) {
 #ifdef MU_HAVE_X86_KERNELS
@@ -231,8 +210,8 @@ bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *
   return w.layout == Layout::I8N16K4 && (x.dtype == DType::I8 || x.dtype == DType::I16) &&
          x.quant && x.quant->count == 1 && w.quant && !w.quant->zeroPoints &&
          w.quant->blockSize == 0 && (!bias || bias->dtype == DType::I32) &&
-         (y.dtype == DType::F32 || ((y.dtype == DType::I8 || y.dtype == DType::U8 ||
-                                     y.dtype == DType::I16) && y.quant));
+         (y.dtype == DType::F32 ||
+          ((y.dtype == DType::I8 || y.dtype == DType::U8 || y.dtype == DType::I16) && y.quant));
 }
 
 std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
@@ -262,7 +241,8 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
       for (int64_t c = 0; c < N; ++c) {
         int64_t oc = y.quant->count > 1 ? c : 0;
         plan.yZero[size_t(c)] = y.quant->zeroPoints ? int32_t(y.quant->zeroPoints[oc]) : 0;
-        if (!quantizeMultiplier(xs * wScale(c) / double(y.quant->scales[oc]), plan.mult[size_t(c)])) {
+        if (!quantizeMultiplier(xs * wScale(c) / double(y.quant->scales[oc]),
+                                plan.mult[size_t(c)])) {
           plan.mult.clear();
           return "requantization multiplier of channel " + std::to_string(c) + " is out of range";
         }
@@ -304,8 +284,8 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
       for (int64_t r = 0; r < M; ++r) {
         const int64_t *a = acc + r * width;
         for (int64_t c = c0 * 16; c < chEnd; ++c) {
-          int64_t v = a[c - c0 * 16] + plan.bias[size_t(c)] -
-                      int64_t(xz) * packedI8RowSum(pw, N, K, c);
+          int64_t v =
+              a[c - c0 * 16] + plan.bias[size_t(c)] - int64_t(xz) * packedI8RowSum(pw, N, K, c);
           int64_t i = r * N + c;
           if (!intOut) {
             static_cast<float *>(y.data)[i] = float(double(v) * plan.realScale[size_t(c)]);
@@ -321,11 +301,7 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
           } else {
             q = requantize(v, mm, plan.yZero[size_t(c)], ylo, yhi);
           }
-          switch (y.dtype) {
-          case DType::I8: static_cast<int8_t *>(y.data)[i] = int8_t(q); break;
-          case DType::U8: static_cast<uint8_t *>(y.data)[i] = uint8_t(q); break;
-          default: static_cast<int16_t *>(y.data)[i] = int16_t(q); break;
-          }
+          storeInt(y, i, q);
         }
       }
     }
@@ -348,8 +324,9 @@ void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, 
   if (bias) {
     b.resize(size_t(N));
     for (int64_t c = 0; c < N; ++c)
-      b[size_t(c)] = bias->dtype == DType::F32 ? static_cast<const float *>(bias->data)[c]
-                                               : halfToFloat(static_cast<const uint16_t *>(bias->data)[c]);
+      b[size_t(c)] = bias->dtype == DType::F32
+                         ? static_cast<const float *>(bias->data)[c]
+                         : halfToFloat(static_cast<const uint16_t *>(bias->data)[c]);
   }
   const KernelTable &kt = kernels(activeIsa());
   // Blocks of 16 channels, as the integer kernels.

@@ -86,8 +86,7 @@ void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, 
 /// parallel over (batch, query head). `mask` as the reference kernel.
 /// Matches the reference within float rounding (docs/performance.md).
 bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
-                   const TensorRef *mask, float scale, bool causal, TensorRef &o,
-                   ThreadPool *pool);
+                   const TensorRef *mask, float scale, bool causal, TensorRef &o, ThreadPool *pool);
 
 } // namespace cpu
 } // namespace rt

@@ -14,6 +14,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
+#include "TileLoop.h"
 
 #include <immintrin.h>
 
@@ -22,9 +23,6 @@ namespace rt {
 namespace cpu {
 
 namespace {
-
-/// Local copy of packedCols(k) / 4 (no shared inline code in ISA files).
-inline int64_t groupsOf(int64_t k) { return (k + 3) / 4; }
 
 inline int32_t load4(const void *p) {
   int32_t v;
@@ -37,13 +35,14 @@ inline void addTo64(int64_t *dst, __m256i v32) {
   __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v32, 1));
   _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
                       _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<__m256i *>(dst)), lo));
-  _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + 4),
-                      _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<__m256i *>(dst + 4)), hi));
+  _mm256_storeu_si256(
+      reinterpret_cast<__m256i *>(dst + 4),
+      _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<__m256i *>(dst + 4)), hi));
 }
 
 template <int MR>
-inline void tileI8(const int8_t *x, int64_t ldx, const uint8_t *tile, int64_t groups,
-                   int64_t *acc, int64_t ldacc) {
+inline void tileI8(const int8_t *x, int64_t ldx, const uint8_t *tile, int64_t groups, int64_t *acc,
+                   int64_t ldacc) {
   const __m256i ones = _mm256_set1_epi16(1);
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < 16; ++c)
@@ -75,16 +74,14 @@ inline void tileI8(const int8_t *x, int64_t ldx, const uint8_t *tile, int64_t gr
 
 void dotI8(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
            int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
-  int64_t groups = groupsOf(k);
-  for (int64_t t = t0; t < t1; ++t) {
-    const uint8_t *tile = w + t * groups * 64;
-    int64_t *at = acc + (t - t0) * 16;
-    int64_t r = 0;
-    for (; r + 4 <= m; r += 4)
-      tileI8<4>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-    for (; r < m; ++r)
-      tileI8<1>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-  }
+  eachTileRows<4>(
+      x, m, ldx, w, k, t0, t1, acc, ldacc,
+      [&](const int8_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI8<4>(xr, ldx, tile, g, a, ldacc);
+      },
+      [&](const int8_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI8<1>(xr, ldx, tile, g, a, ldacc);
+      });
 }
 
 /// Sums adjacent int32 lanes of a (channels 0-3) and b (channels 4-7) into
@@ -129,16 +126,14 @@ inline void tileI16(const int16_t *x, int64_t ldx, const uint8_t *tile, int64_t 
 
 void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
             int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
-  int64_t groups = groupsOf(k);
-  for (int64_t t = t0; t < t1; ++t) {
-    const uint8_t *tile = w + t * groups * 64;
-    int64_t *at = acc + (t - t0) * 16;
-    int64_t r = 0;
-    for (; r + 2 <= m; r += 2)
-      tileI16<2>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-    for (; r < m; ++r)
-      tileI16<1>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-  }
+  eachTileRows<2>(
+      x, m, ldx, w, k, t0, t1, acc, ldacc,
+      [&](const int16_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI16<2>(xr, ldx, tile, g, a, ldacc);
+      },
+      [&](const int16_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI16<1>(xr, ldx, tile, g, a, ldacc);
+      });
 }
 
 inline float hsum(__m256 v) {
@@ -150,8 +145,8 @@ inline float hsum(__m256 v) {
 
 inline __m256 loadW(const void *w, bool f16, int64_t i) {
   if (f16)
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(
-        static_cast<const uint16_t *>(w) + i)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(w) + i)));
   return _mm256_loadu_ps(static_cast<const float *>(w) + i);
 }
 
@@ -200,8 +195,8 @@ inline void rowsF32(const float *x, int64_t ldx, const void *w, bool f16, int64_
     blockF32<MR, 1>(x, ldx, w, f16, k, c, bias, y, ldy);
 }
 
-void dotF32(const float *x, int64_t m, int64_t ldx, const void *w, bool f16, int64_t k,
-            int64_t n0, int64_t n1, const float *bias, float *y, int64_t ldy) {
+void dotF32(const float *x, int64_t m, int64_t ldx, const void *w, bool f16, int64_t k, int64_t n0,
+            int64_t n1, const float *bias, float *y, int64_t ldy) {
   // Channels in blocks of 64 so a block of weights stays in cache while all
   // rows pass over it.
   for (int64_t b0 = n0; b0 < n1; b0 += 64) {

@@ -13,6 +13,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
+#include "TileLoop.h"
 
 #include <immintrin.h>
 
@@ -21,8 +22,6 @@ namespace rt {
 namespace cpu {
 
 namespace {
-
-inline int64_t groupsOf(int64_t k) { return (k + 3) / 4; }
 
 inline int32_t load4(const void *p) {
   int32_t v;
@@ -39,8 +38,8 @@ inline int32_t rowSum(const uint8_t *w, int64_t n, int64_t k, int64_t r) {
 
 /// MR rows x NT tiles (16 channels each), all K.
 template <int MR, int NT>
-inline void blockI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
-                    int64_t t, int64_t *acc, int64_t ldacc) {
+inline void blockI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k, int64_t t,
+                    int64_t *acc, int64_t ldacc) {
   int64_t groups = groupsOf(k);
   const uint8_t *tile[NT];
   for (int j = 0; j < NT; ++j)
@@ -74,8 +73,8 @@ inline void blockI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, i
 }
 
 template <int MR>
-inline void rowsI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
-                   int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+inline void rowsI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k, int64_t t0,
+                   int64_t t1, int64_t *acc, int64_t ldacc) {
   int64_t t = t0;
   constexpr int NT = MR == 1 ? 4 : 2;
   for (; t + NT <= t1; t += NT)
@@ -138,16 +137,14 @@ inline void tileI16(const int16_t *x, int64_t ldx, const uint8_t *tile, int64_t 
 
 void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
             int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
-  int64_t groups = groupsOf(k);
-  for (int64_t t = t0; t < t1; ++t) {
-    const uint8_t *tile = w + t * groups * 64;
-    int64_t *at = acc + (t - t0) * 16;
-    int64_t r = 0;
-    for (; r + 4 <= m; r += 4)
-      tileI16<4>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-    for (; r < m; ++r)
-      tileI16<1>(x + r * ldx, ldx, tile, groups, at + r * ldacc, ldacc);
-  }
+  eachTileRows<4>(
+      x, m, ldx, w, k, t0, t1, acc, ldacc,
+      [&](const int16_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI16<4>(xr, ldx, tile, g, a, ldacc);
+      },
+      [&](const int16_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
+        tileI16<1>(xr, ldx, tile, g, a, ldacc);
+      });
 }
 
 } // namespace
