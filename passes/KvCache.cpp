@@ -199,6 +199,41 @@ LogicalResult hoistCrossKv(func::FuncOp encode, func::FuncOp dec) {
   return success();
 }
 
+/// The cached decoder-only programs only need the next-token logits: when
+/// the logits come from `linear(norm(h))` (the LM head after the final
+/// norm), gather the last position of `h` first, so prefill computes the head
+/// (often the largest matmul) for one row instead of the whole chunk. The
+/// norm and head keep their names, so calibration ranges still apply.
+void lastPositionLogits(func::FuncOp f) {
+  auto ret = cast<func::ReturnOp>(f.getBody().front().getTerminator());
+  if (ret.getNumOperands() == 0)
+    return;
+  auto head = ret.getOperand(0).getDefiningOp<LinearOp>();
+  if (!head || !head->hasOneUse())
+    return;
+  Operation *norm = head.getInput().getDefiningOp();
+  if (!norm || !isa<RmsNormOp, LayerNormOp>(norm) || !norm->hasOneUse())
+    return;
+  Value h = norm->getOperand(0);
+  auto ht = dyn_cast<RankedTensorType>(h.getType());
+  auto lt = dyn_cast<RankedTensorType>(head.getType());
+  if (!ht || !lt || ht.getRank() != 3 || lt.getRank() != 3)
+    return;
+  OpBuilder b(norm);
+  Location loc = NameLoc::get(b.getStringAttr("mu.last_position"), norm->getLoc());
+  // gather(h, [-1]) along the sequence: a statically [.., 1, ..] result.
+  auto idxType = RankedTensorType::get({1}, b.getI64Type());
+  Value idx = ConstantOp::create(b, loc, DenseElementsAttr::get(idxType, ArrayRef<int64_t>{-1}));
+  Value last = GatherOp::create(b, loc, h, idx, b.getI64IntegerAttr(1));
+  norm->setOperand(0, last);
+  norm->getResult(0).setType(cast<RankedTensorType>(last.getType()));
+  head.getResult().setType(
+      RankedTensorType::get({lt.getDimSize(0), 1, lt.getDimSize(2)}, lt.getElementType()));
+  SmallVector<Type> types(f.getResultTypes());
+  types[0] = head.getType();
+  f.setFunctionType(b.getFunctionType(f.getArgumentTypes(), types));
+}
+
 struct KvCachePass : mu::impl::KvCacheBase<KvCachePass> {
   void runOnOperation() override {
     ModuleOp m = getOperation();
@@ -213,6 +248,7 @@ struct KvCachePass : mu::impl::KvCacheBase<KvCachePass> {
       m.push_back(prefill);
       if (failed(addCache(prefill)))
         return signalPassFailure();
+      lastPositionLogits(prefill);
       auto decode = cast<func::FuncOp>(prefill->clone());
       decode.setSymName("decode");
       decode->setAttr("mu.max_seq", b.getI64IntegerAttr(1));

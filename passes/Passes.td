@@ -98,7 +98,9 @@ def KvCache : Pass<"mu-kv-cache", "mlir::ModuleOp"> {
     (encoder, cross-attention) is untouched. Decoder-only models get
     `@prefill` and `@decode` (`mu.max_seq = 1`) and keep `@main` for
     full-sequence evaluation; encoder-decoders keep the uncached decoder as
-    `@decode_full`.
+    `@decode_full`. The cached decoder-only programs return the logits of
+    the last position only ([1, 1, vocab]): when the logits are
+    `linear(norm(h))`, the last row of `h` is gathered first.
   }];
   let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
 }

@@ -80,10 +80,14 @@ Status Generator::runLogits(const char *program, std::vector<TensorRef> inputs, 
   Status s = session_.run(program, inputs, outs);
   if (!s.ok)
     return s;
-  if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3)
+  if (outs.empty() || outs[0].dtype != DType::F32 || outs[0].shape.size() != 3 ||
+      outs[0].shape[1] < 1)
     return Status::error(std::string("program '") + program + "' must return float logits [1, seq, vocab]");
+  // Cached programs return the last position only ([1, 1, vocab]); full
+  // programs every position: either way the last row is the next token's.
+  (void)n;
   vocab = outs[0].shape[2];
-  const float *l = outs[0].as<float>() + (int64_t(n) - 1) * vocab;
+  const float *l = outs[0].as<float>() + (outs[0].shape[1] - 1) * vocab;
   last.assign(l, l + vocab);
   return Status::success();
 }

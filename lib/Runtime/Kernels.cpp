@@ -793,6 +793,16 @@ void gatherCopy(const TensorRef &src, TensorRef &dst, const std::vector<int64_t>
   size_t es = dtypeSize(src.dtype);
   const uint8_t *s = static_cast<const uint8_t *>(src.data);
   uint8_t *d = static_cast<uint8_t *>(dst.data);
+  if (!dst.shape.empty() && srcStrides.back() == 1 && dst.shape.back() > 1) {
+    // The innermost dim is contiguous in both: copy it as one run.
+    size_t run = size_t(dst.shape.back()) * es;
+    Shape outer(dst.shape.begin(), dst.shape.end() - 1);
+    std::vector<int64_t> st(srcStrides.begin(), srcStrides.end() - 1);
+    forEachBroadcast(outer, {st}, [&](int64_t i, const std::vector<int64_t> &off) {
+      std::memcpy(d + size_t(i) * run, s + (srcBase + off[0]) * es, run);
+    });
+    return;
+  }
   forEachBroadcast(dst.shape, {srcStrides}, [&](int64_t i, const std::vector<int64_t> &off) {
     std::memcpy(d + i * es, s + (srcBase + off[0]) * es, es);
   });
@@ -925,6 +935,30 @@ void convertQuant(OpCode op, const TensorRef &x, TensorRef &o) {
   if (count > 1)
     for (size_t d = size_t(q.quant->axis) + 1; d < q.shape.size(); ++d)
       inner *= q.shape[d];
+  if (inner == 1 && (count == 1 || (q.quant->axis == int32_t(q.shape.size()) - 1 && count > 0))) {
+    // Per tensor or per channel along the last axis (the activation
+    // layouts): typed rows, no index arithmetic per element; same math.
+    int64_t rows = n / count;
+    auto zpOf = [&](int64_t c) { return q.quant->zeroPoints ? int32_t(q.quant->zeroPoints[c]) : 0; };
+    auto run = [&](auto *ints) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < count; ++c) {
+          int64_t i = r * count + c;
+          if (op == OpCode::Quantize)
+            ints[i] = decltype(+ints[0])(quantizeValue(static_cast<const float *>(x.data)[i],
+                                                      q.quant->scales[c], zpOf(c), lo, hi));
+          else
+            static_cast<float *>(o.data)[i] = float(int32_t(ints[i]) - zpOf(c)) * q.quant->scales[c];
+        }
+    };
+    void *qd = op == OpCode::Quantize ? o.data : x.data;
+    switch (q.dtype) {
+    case DType::I8: run(static_cast<int8_t *>(qd)); return;
+    case DType::U8: run(static_cast<uint8_t *>(qd)); return;
+    case DType::I16: run(static_cast<int16_t *>(qd)); return;
+    default: break;
+    }
+  }
   for (int64_t i = 0; i < n; ++i) {
     int64_t c = count > 1 ? (i / inner) % count : 0;
     float scale = q.quant->scales[c];
@@ -1321,7 +1355,8 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     return Status::success();
   }
   case OpCode::Quantize: case OpCode::Dequantize:
-    convertQuant(op, *ins[0], o);
+    if (!cpu::fastConvertQuant(op == OpCode::Quantize, *ins[0], o))
+      convertQuant(op, *ins[0], o);
     return Status::success();
   case OpCode::Linear: {
     const TensorRef &x = *ins[0], &w = *ins[1];
@@ -1371,6 +1406,34 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     const TensorRef &x = *ins[0], &c = *ins[1], &s = *ins[2];
     bool interleaved = !ints.empty() && ints[0] == 1;
     int64_t d = x.shape.back(), h = d / 2;
+    // Fast path: f32 tables of shape [S, D] (leading 1s allowed) shared by
+    // every head, the layout the compiler emits. Same arithmetic.
+    auto tableOk = [&](const TensorRef &t) {
+      if (t.dtype != DType::F32 || t.shape.size() < 2 || t.shape.size() > x.shape.size())
+        return false;
+      for (size_t i = 0; i + 2 < t.shape.size(); ++i)
+        if (t.shape[i] != 1)
+          return false;
+      return t.shape[t.shape.size() - 1] == d &&
+             t.shape[t.shape.size() - 2] == x.shape[x.shape.size() - 2];
+    };
+    if (tableOk(c) && tableOk(s) && x.shape.size() >= 2) {
+      int64_t S = x.shape[x.shape.size() - 2], rows = x.numel() / std::max<int64_t>(S * d, 1);
+      const float *px = static_cast<const float *>(x.data), *pc = static_cast<const float *>(c.data),
+                  *ps = static_cast<const float *>(s.data);
+      float *py = static_cast<float *>(o.data);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < S; ++i) {
+          const float *xr = px + (r * S + i) * d, *cr = pc + i * d, *sr = ps + i * d;
+          float *yr = py + (r * S + i) * d;
+          for (int64_t j = 0; j < d; ++j) {
+            float rot = interleaved ? ((j % 2 == 0) ? -xr[j + 1] : xr[j - 1])
+                                    : (j < h ? -xr[j + h] : xr[j - h]);
+            yr[j] = float(double(xr[j]) * double(cr[j]) + double(rot) * double(sr[j]));
+          }
+        }
+      return Status::success();
+    }
     std::vector<std::vector<int64_t>> st = {broadcastStrides(c.shape, x.shape), broadcastStrides(s.shape, x.shape)};
     const float *px = static_cast<const float *>(x.data);
     float *py = static_cast<float *>(o.data);

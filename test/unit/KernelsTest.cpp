@@ -250,3 +250,53 @@ TEST(Kernels, FloatLinearWithinTolerance) {
       }
   }
 }
+
+TEST(Kernels, QuantizeDequantizeBitExact) {
+  IsaGuard guard;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  for (Isa isa : families()) {
+    ASSERT_TRUE(setKernelIsa(isa));
+    for (int bytes : {1, 2})
+      for (bool perChannel : {false, true})
+        for (int64_t count : {1, 7, 8, 37, 512}) {
+          int64_t rows = 3, n = rows * count;
+          std::vector<float> x(static_cast<size_t>(n)), scale(perChannel ? size_t(count) : 1);
+          std::vector<int32_t> zp(scale.size());
+          for (auto &s : scale) s = 0.01f + float(rng() % 100) / 400.0f;
+          for (auto &z : zp) z = bytes == 1 ? int32_t(rng() % 61) - 30 : int32_t(rng() % 2001) - 1000;
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t k = perChannel ? i % count : 0;
+            switch (rng() % 8) {
+            case 0: x[size_t(i)] = (float(int(rng() % 41) - 20) + 0.5f) * scale[size_t(k)]; break; // ties
+            case 1: x[size_t(i)] = nd(rng) * 1e4f; break;                                        // saturates
+            case 2: x[size_t(i)] = std::nanf(""); break;
+            case 3: x[size_t(i)] = (rng() & 1 ? 1 : -1) * INFINITY; break;
+            default: x[size_t(i)] = nd(rng); break;
+            }
+          }
+          int32_t lo = bytes == 1 ? -128 : -32768, hi = bytes == 1 ? 127 : 32767;
+          if (rng() & 1) lo += 1; // narrow range
+          std::vector<uint8_t> q(size_t(n) * size_t(bytes));
+          cpu::kernels(isa).quantize(x.data(), rows, count, scale.data(), zp.data(), perChannel, lo,
+                                     hi, q.data(), bytes);
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t k = perChannel ? i % count : 0;
+            int32_t want = quantizeValue(x[size_t(i)], scale[size_t(k)], zp[size_t(k)], lo, hi);
+            int32_t got = bytes == 1 ? int32_t(reinterpret_cast<int8_t *>(q.data())[i])
+                                     : int32_t(reinterpret_cast<int16_t *>(q.data())[i]);
+            ASSERT_EQ(got, want) << isaName(isa) << " element " << i << " x " << x[size_t(i)];
+          }
+          std::vector<float> back(static_cast<size_t>(n));
+          cpu::kernels(isa).dequantize(q.data(), bytes, rows, count, scale.data(), zp.data(),
+                                       perChannel, back.data());
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t k = perChannel ? i % count : 0;
+            int32_t v = bytes == 1 ? int32_t(reinterpret_cast<int8_t *>(q.data())[i])
+                                   : int32_t(reinterpret_cast<int16_t *>(q.data())[i]);
+            float want = float(v - zp[size_t(k)]) * scale[size_t(k)];
+            ASSERT_EQ(std::memcmp(&back[size_t(i)], &want, 4), 0) << isaName(isa) << " " << i;
+          }
+        }
+  }
+}

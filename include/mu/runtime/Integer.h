@@ -25,6 +25,8 @@
 #ifndef MU_RUNTIME_INTEGER_H
 #define MU_RUNTIME_INTEGER_H
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace mu {
@@ -63,7 +65,14 @@ void linearInt(const int32_t *x, int64_t rows, int64_t k, int32_t xZero, const i
 
 /// Quantizes a real value: clamp(round_half_even(v / scale) + zeroPoint,
 /// qmin, qmax), the division in float (as ONNX QuantizeLinear).
-int32_t quantizeValue(float v, float scale, int32_t zeroPoint, int32_t qmin, int32_t qmax);
+/// (Inline: it runs once per activation element.)
+inline int32_t quantizeValue(float v, float scale, int32_t zeroPoint, int32_t qmin, int32_t qmax) {
+  float q = std::nearbyint(v / scale); // FE_TONEAREST: ties to even
+  if (std::isnan(q))
+    return std::clamp<int32_t>(zeroPoint, qmin, qmax);
+  double r = double(q) + zeroPoint;
+  return int32_t(std::clamp<double>(r, qmin, qmax));
+}
 
 } // namespace rt
 } // namespace mu

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace mu {
 namespace rt {
@@ -111,11 +112,65 @@ void axpyPortable(float s, const float *x, float *y, int64_t n) {
     y[i] += s * x[i];
 }
 
+void quantizePortable(const float *x, int64_t rows, int64_t count, const float *scale,
+                      const int32_t *zp, bool perChannel, int32_t lo, int32_t hi, void *q,
+                      int bytes) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < count; ++c) {
+      int64_t i = r * count + c, k = perChannel ? c : 0;
+      int32_t v = quantizeValue(x[i], scale[k], zp[k], lo, hi);
+      if (bytes == 1)
+        static_cast<int8_t *>(q)[i] = int8_t(v);
+      else
+        static_cast<int16_t *>(q)[i] = int16_t(v);
+    }
+}
+
+void dequantizePortable(const void *q, int bytes, int64_t rows, int64_t count, const float *scale,
+                        const int32_t *zp, bool perChannel, float *x) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < count; ++c) {
+      int64_t i = r * count + c, k = perChannel ? c : 0;
+      int32_t v = bytes == 1 ? static_cast<const int8_t *>(q)[i] : static_cast<const int16_t *>(q)[i];
+      x[i] = float(v - zp[k]) * scale[k];
+    }
+}
+
 } // namespace
 
 const KernelTable &portableKernels() {
-  static const KernelTable t{dotI8Portable, dotI16Portable, nullptr, vecDotPortable, axpyPortable};
+  static const KernelTable t{dotI8Portable, dotI16Portable,   nullptr,           vecDotPortable,
+                             axpyPortable,  quantizePortable, dequantizePortable};
   return t;
+}
+
+bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o) {
+  const TensorRef &q = quantize ? o : x;
+  const QuantInfo &qi = *q.quant;
+  if ((q.dtype != DType::I8 && q.dtype != DType::I16) || q.shape.empty() || qi.blockSize > 0)
+    return false;
+  bool perChannel = qi.count > 1;
+  if (perChannel && qi.axis != int32_t(q.shape.size()) - 1)
+    return false;
+  int64_t n = q.numel(), count = perChannel ? qi.count : std::max<int64_t>(q.shape.back(), 1);
+  if (n == 0)
+    return true;
+  int64_t k = perChannel ? qi.count : 1;
+  int32_t *zp = threadBuffer<int32_t>(size_t(k), 0);
+  for (int64_t c = 0; c < k; ++c)
+    zp[c] = qi.zeroPoints ? int32_t(qi.zeroPoints[c]) : 0;
+  int bytes = q.dtype == DType::I8 ? 1 : 2;
+  const KernelTable &kt = kernels(activeIsa());
+  if (quantize) {
+    int32_t lo, hi;
+    storageRange(q, lo, hi);
+    kt.quantize(static_cast<const float *>(x.data), n / count, count, qi.scales, zp, perChannel,
+                lo, hi, o.data, bytes);
+  } else {
+    kt.dequantize(x.data, bytes, n / count, count, qi.scales, zp, perChannel,
+                  static_cast<float *>(o.data));
+  }
+  return true;
 }
 
 bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
@@ -214,6 +269,53 @@ bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *
           ((y.dtype == DType::I8 || y.dtype == DType::U8 || y.dtype == DType::I16) && y.quant));
 }
 
+namespace {
+
+/// Integer output: requantize(acc + base) per channel, as Integer.h.
+template <typename Y, bool narrow>
+void requantizeRow(const int64_t *acc, const LinearPlan &plan, int64_t c0, int64_t c1, Y *y,
+                   int32_t lo, int32_t hi) {
+  for (int64_t c = c0; c < c1; ++c) {
+    int64_t v = acc[c - c0] + plan.base[size_t(c)];
+    const FixedPointMultiplier &m = plan.mult[size_t(c)];
+    int32_t q;
+    if (narrow) {
+      // |v| < 2^31: the 64-bit product is exact, so this equals the spec.
+      int64_t p = (v * m.multiplier + (int64_t(1) << (m.shift - 1))) >> m.shift;
+      p = std::clamp<int64_t>(p, std::numeric_limits<int32_t>::min(),
+                              std::numeric_limits<int32_t>::max());
+      q = int32_t(std::clamp<int64_t>(p + plan.yZero[size_t(c)], lo, hi));
+    } else {
+      q = requantize(v, m, plan.yZero[size_t(c)], lo, hi);
+    }
+    y[c] = Y(q);
+  }
+}
+
+/// One row of outputs for channels [c0, c1) from their accumulators.
+void epilogue(const int64_t *acc, const LinearPlan &plan, int64_t c0, int64_t c1, TensorRef &y,
+              int64_t rowOffset, int32_t lo, int32_t hi) {
+  if (y.dtype == DType::F32) {
+    float *out = static_cast<float *>(y.data) + rowOffset;
+    for (int64_t c = c0; c < c1; ++c)
+      out[c] = float(double(acc[c - c0] + plan.base[size_t(c)]) * plan.realScale[size_t(c)]);
+    return;
+  }
+  auto run = [&](auto *out) {
+    if (plan.narrowAcc)
+      requantizeRow<std::remove_pointer_t<decltype(out)>, true>(acc, plan, c0, c1, out, lo, hi);
+    else
+      requantizeRow<std::remove_pointer_t<decltype(out)>, false>(acc, plan, c0, c1, out, lo, hi);
+  };
+  switch (y.dtype) {
+  case DType::I8: run(static_cast<int8_t *>(y.data) + rowOffset); break;
+  case DType::U8: run(static_cast<uint8_t *>(y.data) + rowOffset); break;
+  default: run(static_cast<int16_t *>(y.data) + rowOffset); break;
+  }
+}
+
+} // namespace
+
 std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                           TensorRef &y, LinearPlan &plan, ThreadPool *pool) {
   const int64_t N = w.shape[0], K = w.shape[1], M = x.numel() / std::max<int64_t>(K, 1);
@@ -225,12 +327,12 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
   if (plan.realScale.empty() && plan.mult.empty()) {
     auto wScale = [&](int64_t c) { return double(w.quant->scales[w.quant->count == 1 ? 0 : c]); };
     int64_t maxBias = 0;
-    plan.bias.assign(size_t(N), 0);
-    if (bias)
-      for (int64_t c = 0; c < N; ++c) {
-        plan.bias[size_t(c)] = loadInt(*bias, c);
-        maxBias = std::max<int64_t>(maxBias, std::llabs(plan.bias[size_t(c)]));
-      }
+    plan.base.assign(size_t(N), 0);
+    for (int64_t c = 0; c < N; ++c) {
+      int64_t b = bias ? loadInt(*bias, c) : 0;
+      maxBias = std::max<int64_t>(maxBias, std::llabs(b));
+      plan.base[size_t(c)] = b - int64_t(xz) * packedI8RowSum(pw, N, K, c);
+    }
     int64_t xRange = x.dtype == DType::I8 ? 255 : 65535;
     // |acc| <= |bias| + K * |x - xz| * 127, and the zero-point correction is
     // part of it: below 2^31 the 64-bit requantization is exact.
@@ -280,30 +382,9 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
         kt.dotI8(static_cast<const int8_t *>(xrows), M, ldx, pw, N, K, c0, c1, acc, width);
       else
         kt.dotI16(static_cast<const int16_t *>(xrows), M, ldx, pw, N, K, c0, c1, acc, width);
-      int64_t chEnd = std::min(N, c1 * 16);
-      for (int64_t r = 0; r < M; ++r) {
-        const int64_t *a = acc + r * width;
-        for (int64_t c = c0 * 16; c < chEnd; ++c) {
-          int64_t v =
-              a[c - c0 * 16] + plan.bias[size_t(c)] - int64_t(xz) * packedI8RowSum(pw, N, K, c);
-          int64_t i = r * N + c;
-          if (!intOut) {
-            static_cast<float *>(y.data)[i] = float(double(v) * plan.realScale[size_t(c)]);
-            continue;
-          }
-          const FixedPointMultiplier &mm = plan.mult[size_t(c)];
-          int32_t q;
-          if (plan.narrowAcc) {
-            int64_t p = (v * mm.multiplier + (int64_t(1) << (mm.shift - 1))) >> mm.shift;
-            p = std::clamp<int64_t>(p, std::numeric_limits<int32_t>::min(),
-                                    std::numeric_limits<int32_t>::max());
-            q = int32_t(std::clamp<int64_t>(p + plan.yZero[size_t(c)], ylo, yhi));
-          } else {
-            q = requantize(v, mm, plan.yZero[size_t(c)], ylo, yhi);
-          }
-          storeInt(y, i, q);
-        }
-      }
+      int64_t ch0 = c0 * 16, chEnd = std::min(N, c1 * 16);
+      for (int64_t r = 0; r < M; ++r)
+        epilogue(acc + r * width, plan, ch0, chEnd, y, r * N, ylo, yhi);
     }
   });
   return "";

@@ -41,13 +41,30 @@ using DotF32Fn = void (*)(const float *x, int64_t m, int64_t ldx, const void *w,
 using VecDotFn = float (*)(const float *a, const float *b, int64_t n);
 using AxpyFn = void (*)(float s, const float *x, float *y, int64_t n);
 
+/// Quantize (y = clamp(round_half_even(x / scale) + zp, lo, hi), the
+/// division in f32, NaN -> clamp(zp)) and dequantize (x = float(q - zp) *
+/// scale) of `rows` rows of `count` channels; `scale`/`zp` hold `count`
+/// values (per channel along the last axis) or 1 (per tensor, count = row
+/// length). `bytes` is the integer width: 1 (int8) or 2 (int16).
+using QuantizeFn = void (*)(const float *x, int64_t rows, int64_t count, const float *scale,
+                            const int32_t *zp, bool perChannel, int32_t lo, int32_t hi,
+                            void *q, int bytes);
+using DequantizeFn = void (*)(const void *q, int bytes, int64_t rows, int64_t count,
+                              const float *scale, const int32_t *zp, bool perChannel, float *x);
+
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
   DotF32Fn dotF32; ///< null: the reference float linear
   VecDotFn vecDot;
   AxpyFn axpy;
+  QuantizeFn quantize;
+  DequantizeFn dequantize;
 };
+
+/// Quantize/Dequantize of int8/int16 tensors, per tensor or per channel
+/// along the last axis, through the kernel table; false: not this layout.
+bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o);
 const KernelTable &kernels(Isa isa);
 const KernelTable &portableKernels();
 #ifdef MU_HAVE_X86_KERNELS
@@ -64,7 +81,8 @@ struct LinearPlan {
   std::vector<FixedPointMultiplier> mult;
   std::vector<double> realScale;
   std::vector<int32_t> yZero;
-  std::vector<int32_t> bias;
+  /// bias[c] - x_zero * rowsum(W[c]): the per-channel constant of the dot.
+  std::vector<int64_t> base;
   bool narrowAcc = false; ///< |acc| < 2^31: 64-bit requantization is exact
 };
 

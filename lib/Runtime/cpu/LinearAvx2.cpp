@@ -233,10 +233,88 @@ void axpy(float s, const float *x, float *y, int64_t n) {
     y[i] += s * x[i];
 }
 
+inline void storeNarrow(void *q, int bytes, int64_t i, __m256i v) {
+  alignas(32) int32_t t[8];
+  _mm256_store_si256(reinterpret_cast<__m256i *>(t), v);
+  if (bytes == 1)
+    for (int j = 0; j < 8; ++j)
+      static_cast<int8_t *>(q)[i + j] = int8_t(t[j]);
+  else
+    for (int j = 0; j < 8; ++j)
+      static_cast<int16_t *>(q)[i + j] = int16_t(t[j]);
+}
+
+/// Scalar tail, the same steps as the vector body (and as quantizeValue):
+/// f32 division, round half to even, clamp, NaN -> clamp(zp).
+inline int32_t quantizeOne(float v, float s, int32_t z, int32_t lo, int32_t hi) {
+  float q = __builtin_nearbyintf(v / s);
+  if (q != q)
+    return z < lo ? lo : z > hi ? hi : z;
+  float l = float(lo - z), h = float(hi - z);
+  q = q < l ? l : q > h ? h : q;
+  return int32_t(q) + z;
+}
+
+void quantize(const float *x, int64_t rows, int64_t count, const float *scale, const int32_t *zp,
+              bool perChannel, int32_t lo, int32_t hi, void *q, int bytes) {
+  // clamp(q + z, lo, hi) == clamp(q, lo - z, hi - z) + z, all exact in f32
+  // for 16-bit ranges; NaN lanes take clamp(z, lo, hi).
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t c = 0;
+    for (; c + 8 <= count; c += 8) {
+      int64_t i = r * count + c;
+      __m256 s = perChannel ? _mm256_loadu_ps(scale + c) : _mm256_set1_ps(scale[0]);
+      __m256i z = perChannel ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(zp + c))
+                             : _mm256_set1_epi32(zp[0]);
+      __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), s);
+      v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+      __m256 l = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(lo), z));
+      __m256 h = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(hi), z));
+      v = _mm256_min_ps(_mm256_max_ps(v, l), h);
+      __m256i out = _mm256_add_epi32(_mm256_cvtps_epi32(v), z);
+      __m256i zc = _mm256_min_epi32(_mm256_max_epi32(z, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+      out = _mm256_blendv_epi8(out, zc, _mm256_castps_si256(nan));
+      storeNarrow(q, bytes, i, out);
+    }
+    for (; c < count; ++c) {
+      int64_t i = r * count + c, k = perChannel ? c : 0;
+      int32_t v = quantizeOne(x[i], scale[k], zp[k], lo, hi);
+      if (bytes == 1)
+        static_cast<int8_t *>(q)[i] = int8_t(v);
+      else
+        static_cast<int16_t *>(q)[i] = int16_t(v);
+    }
+  }
+}
+
+void dequantize(const void *q, int bytes, int64_t rows, int64_t count, const float *scale,
+                const int32_t *zp, bool perChannel, float *x) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t c = 0;
+    for (; c + 8 <= count; c += 8) {
+      int64_t i = r * count + c;
+      __m256i v = bytes == 1 ? _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                   reinterpret_cast<const __m128i *>(static_cast<const int8_t *>(q) + i)))
+                             : _mm256_cvtepi16_epi32(_mm_loadu_si128(
+                                   reinterpret_cast<const __m128i *>(static_cast<const int16_t *>(q) + i)));
+      __m256i z = perChannel ? _mm256_loadu_si256(reinterpret_cast<const __m256i *>(zp + c))
+                             : _mm256_set1_epi32(zp[0]);
+      __m256 s = perChannel ? _mm256_loadu_ps(scale + c) : _mm256_set1_ps(scale[0]);
+      _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)), s));
+    }
+    for (; c < count; ++c) {
+      int64_t i = r * count + c, k = perChannel ? c : 0;
+      int32_t v = bytes == 1 ? static_cast<const int8_t *>(q)[i] : static_cast<const int16_t *>(q)[i];
+      x[i] = float(v - zp[k]) * scale[k];
+    }
+  }
+}
+
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable t{dotI8, dotI16, dotF32, vecDot, axpy};
+  static const KernelTable t{dotI8, dotI16, dotF32, vecDot, axpy, quantize, dequantize};
   return t;
 }
 
