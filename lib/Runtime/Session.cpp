@@ -11,6 +11,8 @@
 #include "Kernels.h"
 #include "mu/runtime/Runtime.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -26,6 +28,9 @@ struct Session::Impl {
   std::vector<std::vector<int64_t>> stateShapes;
   Scratch scratch;
   std::unique_ptr<ThreadPool> pool;
+  bool profiling = false;
+  std::map<int, std::pair<uint64_t, double>> opTime; ///< opcode -> calls, ms
+  double runMs = 0;                                   ///< whole run() calls
 };
 
 Session::Session(const Model &model, const SessionOptions &options)
@@ -87,8 +92,37 @@ std::string shapeStr(const std::vector<int64_t> &s) {
 }
 } // namespace
 
+void Session::setProfiling(bool on) {
+  impl_->profiling = on;
+  impl_->opTime.clear();
+  impl_->runMs = 0;
+}
+
+std::vector<Session::OpProfile> Session::profile() const {
+  std::vector<OpProfile> r;
+  double kernels = 0;
+  for (auto &[op, v] : impl_->opTime) {
+    r.push_back({mub::EnumNameOpCode(mub::OpCode(op)), v.first, v.second});
+    kernels += v.second;
+  }
+  std::sort(r.begin(), r.end(), [](const OpProfile &a, const OpProfile &b) { return a.ms > b.ms; });
+  if (impl_->runMs > 0)
+    r.push_back({"(interpreter)", 0, std::max(0.0, impl_->runMs - kernels)});
+  return r;
+}
+
 Status Session::run(const std::string &name, const std::vector<TensorRef> &inputs,
                     std::vector<HostTensor> &outputs) {
+  if (!impl_->profiling)
+    return runProgram(name, inputs, outputs);
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = runProgram(name, inputs, outputs);
+  impl_->runMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+Status Session::runProgram(const std::string &name, const std::vector<TensorRef> &inputs,
+                           std::vector<HostTensor> &outputs) {
   const mub::Program *p = model_.program(name);
   if (!p)
     return Status::error("no program named '" + name + "'");
@@ -225,8 +259,17 @@ Status Session::run(const std::string &name, const std::vector<TensorRef> &input
       ready[id] = true;
     }
     s = checkOperands(*in, ins, outs);
-    if (s.ok)
-      s = execute(*in, ins, outs, impl_->scratch);
+    if (s.ok) {
+      if (impl_->profiling) {
+        auto t0 = std::chrono::steady_clock::now();
+        s = execute(*in, ins, outs, impl_->scratch);
+        auto &slot = impl_->opTime[int(in->op())];
+        slot.first++;
+        slot.second += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        s = execute(*in, ins, outs, impl_->scratch);
+      }
+    }
     if (!s.ok) {
       if (index) std::fclose(index);
       return Status::error("program '" + name + "' instruction " + std::to_string(k) + ": " + s.message);

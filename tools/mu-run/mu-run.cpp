@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false,
-       ignoreEos = false;
+       ignoreEos = false, profile = false;
   SamplingOptions so;
   app.add_option("model", path, "compiled artifact (.mub)")->required();
   app.add_option("-p,--prompt", prompt, "prompt text");
@@ -152,6 +152,8 @@ int main(int argc, char **argv) {
                  "agreement; with a prompt, compare the logits at every prompt position");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
+  app.add_flag("--profile", profile,
+               "print time per kernel opcode and interpreter overhead to stderr at the end");
   app.add_option("--threads", threads,
                  "kernel threads (default: one per physical core); results do not depend on it");
   app.add_option("--kernels", kernelsName,
@@ -193,6 +195,23 @@ int main(int argc, char **argv) {
   SessionOptions sessionOptions;
   sessionOptions.threads = threads;
   Session session(*model, sessionOptions);
+  session.setProfiling(profile);
+  struct ProfilePrinter {
+    Session &s;
+    bool on;
+    ~ProfilePrinter() {
+      if (!on)
+        return;
+      double total = 0;
+      auto rows = s.profile();
+      for (auto &r : rows)
+        total += r.ms;
+      std::fprintf(stderr, "%-16s %10s %12s %7s\n", "kernel", "calls", "ms", "share");
+      for (auto &r : rows)
+        std::fprintf(stderr, "%-16s %10llu %12.3f %6.1f%%\n", r.op.c_str(),
+                     (unsigned long long)r.calls, r.ms, total > 0 ? 100.0 * r.ms / total : 0.0);
+    }
+  } profilePrinter{session, profile};
   if (!dumpDir.empty()) {
     ::mkdir(dumpDir.c_str(), 0755);
     session.setDumpDir(dumpDir);

@@ -162,7 +162,20 @@ public:
   /// Threads the kernels use.
   int threads() const;
 
+  /// Per-opcode time spent in kernels (collected while enabled).
+  struct OpProfile {
+    std::string op;
+    uint64_t calls = 0;
+    double ms = 0;
+  };
+  void setProfiling(bool on);
+  /// Totals since profiling was enabled, most expensive first; the last
+  /// entry ("(interpreter)") is the time between kernels inside run().
+  std::vector<OpProfile> profile() const;
+
 private:
+  Status runProgram(const std::string &program, const std::vector<TensorRef> &inputs,
+                    std::vector<HostTensor> &outputs);
   struct Impl;
   const Model &model_;
   std::unique_ptr<Impl> impl_;
