@@ -1094,6 +1094,19 @@ Status linearInteger(const mub::Instr &in, const std::vector<const TensorRef *> 
   return Status::success();
 }
 
+/// Runs f(begin, end) over [0, n) split into contiguous ranges, one per
+/// pool thread when there are at least `grain` items per thread. Every item
+/// is computed by the same code whatever the split: results are identical.
+template <typename F> void parallelRanges(ThreadPool *pool, int64_t n, int64_t grain, F f) {
+  int threads = pool ? pool->size() : 1;
+  int64_t tasks = std::min<int64_t>(threads, n / std::max<int64_t>(grain, 1));
+  if (tasks <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+  pool->run(int(tasks), [&](int i) { f(n * i / tasks, n * (i + 1) / tasks); });
+}
+
 } // namespace
 
 Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
@@ -1205,7 +1218,6 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
       // packed LM head): unpack each row, then dequantize like any row.
       int64_t n = data.shape[0], k = data.shape[1];
       std::vector<int8_t> row(static_cast<size_t>(k));
-      QuantInfo rq = *data.quant;
       for (int64_t j = 0; j < ni; ++j) {
         int64_t r = loadI(idx, j);
         if (r < 0) r += n;
@@ -1213,12 +1225,19 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
           return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(n) + ")");
         unpackI8Row(static_cast<const uint8_t *>(data.data), n, k, r, row.data());
         // One row viewed as a [1, k] tensor with that row's scale.
-        rq.scales = data.quant->scales + (data.quant->count > 1 ? r : 0);
-        rq.count = 1;
-        rq.axis = -1;
-        TensorRef view{DType::I8, {1, k}, row.data(), &rq};
-        for (int64_t e = 0; e < k; ++e)
-          storeD(o, j * k + e, loadD(view, e));
+        double scale = data.quant->scales[data.quant->count > 1 ? r : 0];
+        if (o.dtype == DType::F16) {
+          uint16_t *dst = static_cast<uint16_t *>(o.data) + j * k;
+          for (int64_t e = 0; e < k; ++e)
+            dst[e] = floatToHalf(float(double(row[size_t(e)]) * scale));
+        } else if (o.dtype == DType::F32) {
+          float *dst = static_cast<float *>(o.data) + j * k;
+          for (int64_t e = 0; e < k; ++e)
+            dst[e] = float(double(row[size_t(e)]) * scale);
+        } else {
+          for (int64_t e = 0; e < k; ++e)
+            storeD(o, j * k + e, double(row[size_t(e)]) * scale);
+        }
       }
       return Status::success();
     }
@@ -1277,8 +1296,10 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     const Shape &is = ins[0]->shape;
     int64_t axis = normAxis(ints.empty() ? -1 : ints[0], is.size());
     int64_t outer = 1, inner = 1, dim = is[axis];
-    for (int64_t i = 0; i < axis; ++i) outer *= is[i];
-    for (size_t i = axis + 1; i < is.size(); ++i) inner *= is[i];
+    for (int64_t i = 0; i < axis; ++i)
+      outer *= is[i];
+    for (size_t i = axis + 1; i < is.size(); ++i)
+      inner *= is[i];
     const float *x = static_cast<const float *>(ins[0]->data);
     float *y = static_cast<float *>(o.data);
     for (int64_t b = 0; b < outer; ++b)
@@ -1286,18 +1307,21 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
         const float *xr = x + b * dim * inner + j;
         float *yr = y + b * dim * inner + j;
         float mx = -INFINITY;
-        for (int64_t t = 0; t < dim; ++t) mx = std::max(mx, xr[t * inner]);
+        for (int64_t t = 0; t < dim; ++t)
+          mx = std::max(mx, xr[t * inner]);
         double sum = 0;
         for (int64_t t = 0; t < dim; ++t) {
           double e = std::isinf(mx) ? 0.0 : std::exp(double(xr[t * inner]) - mx);
           yr[t * inner] = float(e);
           sum += e;
         }
-        for (int64_t t = 0; t < dim; ++t) yr[t * inner] = float(yr[t * inner] / sum);
+        for (int64_t t = 0; t < dim; ++t)
+          yr[t * inner] = float(yr[t * inner] / sum);
       }
     return Status::success();
   }
-  case OpCode::RmsNorm: case OpCode::LayerNorm: {
+  case OpCode::RmsNorm:
+  case OpCode::LayerNorm: {
     const TensorRef &x = *ins[0];
     const TensorRef *w = ins[1], *bias = op == OpCode::LayerNorm ? ins[2] : nullptr;
     float eps = floatAt(in, 0, 1e-5f);
@@ -1307,27 +1331,32 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     const float *br = bias ? floatRow(*bias, 0, d, bb) : nullptr;
     const float *px = static_cast<const float *>(x.data);
     float *py = static_cast<float *>(o.data);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float *xr = px + r * d;
-      float *yr = py + r * d;
-      double mean = 0;
-      if (op == OpCode::LayerNorm) {
-        for (int64_t i = 0; i < d; ++i) mean += xr[i];
-        mean /= d;
+    parallelRanges(scratch.pool, rows, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float *xr = px + r * d;
+        float *yr = py + r * d;
+        double mean = 0;
+        if (op == OpCode::LayerNorm) {
+          for (int64_t i = 0; i < d; ++i)
+            mean += xr[i];
+          mean /= d;
+        }
+        double ss = 0;
+        for (int64_t i = 0; i < d; ++i) {
+          double c = xr[i] - mean;
+          ss += c * c;
+        }
+        double inv = 1.0 / std::sqrt(ss / d + eps);
+        for (int64_t i = 0; i < d; ++i) {
+          double v = (xr[i] - mean) * inv;
+          if (wr)
+            v *= wr[i];
+          if (br)
+            v += br[i];
+          yr[i] = float(v);
+        }
       }
-      double ss = 0;
-      for (int64_t i = 0; i < d; ++i) {
-        double c = xr[i] - mean;
-        ss += c * c;
-      }
-      double inv = 1.0 / std::sqrt(ss / d + eps);
-      for (int64_t i = 0; i < d; ++i) {
-        double v = (xr[i] - mean) * inv;
-        if (wr) v *= wr[i];
-        if (br) v += br[i];
-        yr[i] = float(v);
-      }
-    }
+    });
     return Status::success();
   }
   case OpCode::MatMul: {
@@ -1398,8 +1427,10 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     int64_t kind = ints.empty() ? 0 : ints[0], n = o.numel();
     const float *g = static_cast<const float *>(ins[0]->data), *u = static_cast<const float *>(ins[1]->data);
     float *y = static_cast<float *>(o.data);
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = float(activation(kind, g[i]) * u[i]);
+    parallelRanges(scratch.pool, n, 4096, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        y[i] = float(activation(kind, g[i]) * u[i]);
+    });
     return Status::success();
   }
   case OpCode::Rope: {

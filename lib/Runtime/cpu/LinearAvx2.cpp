@@ -74,10 +74,10 @@ inline void tileI8(const int8_t *x, int64_t ldx, const uint8_t *tile, int64_t gr
 
 void dotI8(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
            int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
-  eachTileRows<4>(
+  eachTileRows<3>(
       x, m, ldx, w, k, t0, t1, acc, ldacc,
       [&](const int8_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
-        tileI8<4>(xr, ldx, tile, g, a, ldacc);
+        tileI8<3>(xr, ldx, tile, g, a, ldacc);
       },
       [&](const int8_t *xr, const uint8_t *tile, int64_t g, int64_t *a) {
         tileI8<1>(xr, ldx, tile, g, a, ldacc);
