@@ -300,3 +300,64 @@ TEST(Kernels, QuantizeDequantizeBitExact) {
         }
   }
 }
+
+TEST(Kernels, AttentionGqaCausalMaskWithinTolerance) {
+  IsaGuard guard;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  ThreadPool two(2);
+  for (Isa isa : families()) {
+    ASSERT_TRUE(setKernelIsa(isa));
+    for (int64_t D : {16, 64, 40})
+      for (int maskKind = 0; maskKind < 3; ++maskKind) {
+        const int64_t B = 1, Hq = 8, Hkv = 2, S = 5, T = 37;
+        std::vector<float> q(size_t(B * Hq * S * D)), k(size_t(B * Hkv * T * D)),
+            v(size_t(B * Hkv * T * D)), m(size_t(S * T));
+        for (auto &x : q) x = nd(rng);
+        for (auto &x : k) x = nd(rng);
+        for (auto &x : v) x = nd(rng);
+        std::vector<uint8_t> mb(size_t(S * T));
+        for (size_t i = 0; i < m.size(); ++i) {
+          m[i] = nd(rng);
+          mb[i] = (rng() % 4) != 0;
+        }
+        TensorRef qt{DType::F32, {B, Hq, S, D}, q.data()}, kt{DType::F32, {B, Hkv, T, D}, k.data()},
+            vt{DType::F32, {B, Hkv, T, D}, v.data()};
+        TensorRef maskF{DType::F32, {S, T}, m.data()}, maskB{DType::Bool, {1, 1, S, T}, mb.data()};
+        const TensorRef *mask = maskKind == 1 ? &maskF : maskKind == 2 ? &maskB : nullptr;
+        bool causal = maskKind == 0;
+        float scale = 1.0f / std::sqrt(float(D));
+        std::vector<float> o1(q.size()), o2(q.size());
+        TensorRef ot1{DType::F32, {B, Hq, S, D}, o1.data()}, ot2{DType::F32, {B, Hq, S, D}, o2.data()};
+        ASSERT_TRUE(cpu::fastAttention(qt, kt, vt, mask, scale, causal, ot1, nullptr));
+        ASSERT_TRUE(cpu::fastAttention(qt, kt, vt, mask, scale, causal, ot2, &two));
+        for (int64_t h = 0; h < Hq; ++h)
+          for (int64_t i = 0; i < S; ++i) {
+            int64_t hk = h / (Hq / Hkv);
+            std::vector<double> sc(static_cast<size_t>(T));
+            double mx = -INFINITY;
+            for (int64_t t = 0; t < T; ++t) {
+              double s = 0;
+              for (int64_t d = 0; d < D; ++d)
+                s += double(q[size_t((h * S + i) * D + d)]) * k[size_t((hk * T + t) * D + d)];
+              s *= scale;
+              if (causal && t > i + (T - S)) s = -INFINITY;
+              if (maskKind == 1) s += m[size_t(i * T + t)];
+              if (maskKind == 2 && !mb[size_t(i * T + t)]) s = -INFINITY;
+              sc[size_t(t)] = s;
+              mx = std::max(mx, s);
+            }
+            double sum = 0;
+            for (auto &s : sc) sum += (s = std::isinf(s) ? 0.0 : std::exp(s - mx));
+            for (int64_t d = 0; d < D; ++d) {
+              double ref = 0;
+              for (int64_t t = 0; t < T; ++t)
+                ref += sc[size_t(t)] / sum * v[size_t((hk * T + t) * D + d)];
+              size_t at = size_t((h * S + i) * D + d);
+              EXPECT_NEAR(o1[at], ref, 1e-5) << isaName(isa) << " D " << D << " mask " << maskKind;
+              EXPECT_EQ(o1[at], o2[at]) << "thread count changed a result";
+            }
+          }
+      }
+  }
+}

@@ -95,21 +95,27 @@ template <typename F> void forTiles(ThreadPool *pool, int64_t tiles, int64_t wor
 
 namespace {
 
-float vecDotPortable(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i)
-    s += a[i] * b[i];
-  return s;
+void scoresPortable(const float *q, const float *k, int64_t T, int64_t d, float scale,
+                    float *scores) {
+  for (int64_t t = 0; t < T; ++t) {
+    const float *kr = k + t * d;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8)
+      for (int j = 0; j < 8; ++j)
+        acc[j] += q[i + j] * kr[i + j];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < d; ++i)
+      s += q[i] * kr[i];
+    scores[t] = s * scale;
+  }
 }
 
-void axpyPortable(float s, const float *x, float *y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    y[i] += s * x[i];
+void weightedSumPortable(const float *p, const float *v, int64_t T, int64_t d, float *acc) {
+  for (int64_t t = 0; t < T; ++t)
+    if (p[t] != 0.0f)
+      for (int64_t j = 0; j < d; ++j)
+        acc[j] += p[t] * v[t * d + j];
 }
 
 void quantizePortable(const float *x, int64_t rows, int64_t count, const float *scale,
@@ -139,8 +145,9 @@ void dequantizePortable(const void *q, int bytes, int64_t rows, int64_t count, c
 } // namespace
 
 const KernelTable &portableKernels() {
-  static const KernelTable t{dotI8Portable, dotI16Portable,   nullptr,           vecDotPortable,
-                             axpyPortable,  quantizePortable, dequantizePortable};
+  static const KernelTable t{dotI8Portable,       dotI16Portable,   nullptr,
+                             scoresPortable,      weightedSumPortable, quantizePortable,
+                             dequantizePortable};
   return t;
 }
 
@@ -204,29 +211,30 @@ bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
     for (int64_t i = 0; i < S; ++i) {
       const float *qr = pq + ((b * Hq + h) * S + i) * D;
       int64_t limit = causal ? std::min(T, i + (T - S) + 1) : T;
+      kt.scores(qr, kb, limit, D, scale, scores);
       float mx = ninf;
       for (int64_t t = 0; t < limit; ++t) {
-        float s = kt.vecDot(qr, kb + t * D, D) * scale;
         if (mask) {
           int64_t mi = b * ms[0] + h * ms[1] + i * ms[2] + t * ms[3];
           if (mask->dtype == DType::Bool)
-            s = static_cast<const uint8_t *>(mask->data)[mi] ? s : ninf;
+            scores[t] = static_cast<const uint8_t *>(mask->data)[mi] ? scores[t] : ninf;
           else
-            s += static_cast<const float *>(mask->data)[mi];
+            scores[t] += static_cast<const float *>(mask->data)[mi];
         }
-        scores[t] = s;
-        mx = std::max(mx, s);
+        mx = std::max(mx, scores[t]);
       }
       std::fill(acc, acc + Dv, 0.0f);
       double sum = 0;
-      if (mx != ninf)
+      if (mx != ninf) {
+        // Exponentials in place (masked positions become 0), then one pass
+        // over the values.
         for (int64_t t = 0; t < limit; ++t) {
-          if (scores[t] == ninf)
-            continue;
-          float e = std::exp(scores[t] - mx);
+          float e = scores[t] == ninf ? 0.0f : std::exp(scores[t] - mx);
+          scores[t] = e;
           sum += e;
-          kt.axpy(e, vb + t * Dv, acc, Dv);
         }
+        kt.weightedSum(scores, vb, limit, Dv, acc);
+      }
       float *orow = po + ((b * Hq + h) * S + i) * Dv;
       float inv = sum > 0 ? float(1.0 / sum) : 0.0f;
       for (int64_t d = 0; d < Dv; ++d)

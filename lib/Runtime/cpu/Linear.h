@@ -37,9 +37,12 @@ using DotF32Fn = void (*)(const float *x, int64_t m, int64_t ldx, const void *w,
                           int64_t k, int64_t n0, int64_t n1, const float *bias, float *y,
                           int64_t ldy);
 
-/// sum_i a[i] * b[i] (float accumulation) and y[i] += s * x[i].
-using VecDotFn = float (*)(const float *a, const float *b, int64_t n);
-using AxpyFn = void (*)(float s, const float *x, float *y, int64_t n);
+/// Attention inner loops: scores[t] = scale * dot(q, k[t]) for t < T (rows
+/// of k are d floats apart), and acc[j] += sum_t p[t] * v[t][j] (skipping
+/// p[t] == 0).
+using ScoresFn = void (*)(const float *q, const float *k, int64_t T, int64_t d, float scale,
+                          float *scores);
+using WeightedSumFn = void (*)(const float *p, const float *v, int64_t T, int64_t d, float *acc);
 
 /// Quantize (y = clamp(round_half_even(x / scale) + zp, lo, hi), the
 /// division in f32, NaN -> clamp(zp)) and dequantize (x = float(q - zp) *
@@ -56,8 +59,8 @@ struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
   DotF32Fn dotF32; ///< null: the reference float linear
-  VecDotFn vecDot;
-  AxpyFn axpy;
+  ScoresFn scores;
+  WeightedSumFn weightedSum;
   QuantizeFn quantize;
   DequantizeFn dequantize;
 };

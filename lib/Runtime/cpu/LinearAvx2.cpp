@@ -209,28 +209,80 @@ void dotF32(const float *x, int64_t m, int64_t ldx, const void *w, bool f16, int
   }
 }
 
-float vecDot(const float *a, const float *b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+/// Scores with q held in NV registers (d == 8 * NV).
+template <int NV>
+void scoresReg(const float *q, const float *k, int64_t T, float scale, float *scores) {
+  __m256 qv[NV];
+  for (int j = 0; j < NV; ++j)
+    qv[j] = _mm256_loadu_ps(q + 8 * j);
+  for (int64_t t = 0; t < T; ++t) {
+    const float *kr = k + t * 8 * NV;
+    __m256 a0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
+    __m256 a1 = _mm256_setzero_ps();
+    for (int j = 1; j < NV; ++j) {
+      if (j % 2)
+        a1 = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kr + 8 * j), a1);
+      else
+        a0 = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kr + 8 * j), a0);
+    }
+    scores[t] = hsum(_mm256_add_ps(a0, a1)) * scale;
   }
-  for (; i + 8 <= n; i += 8)
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  float s = hsum(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i)
-    s += a[i] * b[i];
-  return s;
 }
 
-void axpy(float s, const float *x, float *y, int64_t n) {
-  __m256 sv = _mm256_set1_ps(s);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i)
-    y[i] += s * x[i];
+void scores(const float *q, const float *k, int64_t T, int64_t d, float scale, float *out) {
+  switch (d) {
+  case 32: scoresReg<4>(q, k, T, scale, out); return;
+  case 64: scoresReg<8>(q, k, T, scale, out); return;
+  case 128: scoresReg<16>(q, k, T, scale, out); return;
+  default: break;
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const float *kr = k + t * d;
+    __m256 s0 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8)
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kr + i), s0);
+    float s = hsum(s0);
+    for (; i < d; ++i)
+      s += q[i] * kr[i];
+    out[t] = s * scale;
+  }
+}
+
+/// acc (d == 8 * NV floats) kept in registers over all T rows of v.
+template <int NV> void weightedSumReg(const float *p, const float *v, int64_t T, float *acc) {
+  __m256 a[NV];
+  for (int j = 0; j < NV; ++j)
+    a[j] = _mm256_loadu_ps(acc + 8 * j);
+  for (int64_t t = 0; t < T; ++t) {
+    if (p[t] == 0.0f)
+      continue;
+    __m256 pv = _mm256_set1_ps(p[t]);
+    for (int j = 0; j < NV; ++j)
+      a[j] = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + t * 8 * NV + 8 * j), a[j]);
+  }
+  for (int j = 0; j < NV; ++j)
+    _mm256_storeu_ps(acc + 8 * j, a[j]);
+}
+
+void weightedSum(const float *p, const float *v, int64_t T, int64_t d, float *acc) {
+  switch (d) {
+  case 32: weightedSumReg<4>(p, v, T, acc); return;
+  case 64: weightedSumReg<8>(p, v, T, acc); return;
+  case 128: weightedSumReg<16>(p, v, T, acc); return;
+  default: break;
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    if (p[t] == 0.0f)
+      continue;
+    __m256 pv = _mm256_set1_ps(p[t]);
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8)
+      _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + t * d + i),
+                                                _mm256_loadu_ps(acc + i)));
+    for (; i < d; ++i)
+      acc[i] += p[t] * v[t * d + i];
+  }
 }
 
 inline void storeNarrow(void *q, int bytes, int64_t i, __m256i v) {
@@ -314,7 +366,7 @@ void dequantize(const void *q, int bytes, int64_t rows, int64_t count, const flo
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable t{dotI8, dotI16, dotF32, vecDot, axpy, quantize, dequantize};
+  static const KernelTable t{dotI8, dotI16, dotF32, scores, weightedSum, quantize, dequantize};
   return t;
 }
 

@@ -150,8 +150,8 @@ void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t 
 } // namespace
 
 const KernelTable &avx512Kernels() {
-  static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().vecDot,
-                             avx2Kernels().axpy, avx2Kernels().quantize,
+  static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().scores,
+                             avx2Kernels().weightedSum, avx2Kernels().quantize,
                              avx2Kernels().dequantize};
   return t;
 }
