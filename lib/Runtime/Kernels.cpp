@@ -485,7 +485,9 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
 Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
                    const std::vector<Shape> &declared, std::vector<Shape> &out) {
   OpCode op = in.op();
-  out.assign(declared.size(), Shape());
+  out.resize(declared.size()); // keeps each shape's capacity across calls
+  for (Shape &o : out)
+    o.clear();
   auto shp = [&](size_t i) -> const Shape & { return ins[i]->shape; };
   std::vector<int64_t> ints = intsOf(in);
   if (isBinary(op)) {
@@ -1427,7 +1429,7 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     int64_t kind = ints.empty() ? 0 : ints[0], n = o.numel();
     const float *g = static_cast<const float *>(ins[0]->data), *u = static_cast<const float *>(ins[1]->data);
     float *y = static_cast<float *>(o.data);
-    parallelRanges(scratch.pool, n, 4096, [&](int64_t b, int64_t e) {
+    parallelRanges(scratch.pool, n, 512, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i)
         y[i] = float(activation(kind, g[i]) * u[i]);
     });

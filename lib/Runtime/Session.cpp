@@ -28,6 +28,13 @@ struct Session::Impl {
   std::vector<std::vector<int64_t>> stateShapes;
   Scratch scratch;
   std::unique_ptr<ThreadPool> pool;
+  /// Per program: the tensor table, rebound on every run (see runProgram).
+  struct Bound {
+    std::vector<TensorRef> t;
+    std::vector<QuantInfo> quant;
+    std::vector<bool> ready; ///< constants: ready before any instruction
+  };
+  std::map<std::string, Bound> bound;
   bool profiling = false;
   std::map<int, std::pair<uint64_t, double>> opTime; ///< opcode -> calls, ms
   double runMs = 0;                                   ///< whole run() calls
@@ -145,32 +152,48 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
   uint8_t *abase = arena.data() + ((64 - reinterpret_cast<uintptr_t>(arena.data()) % 64) % 64);
 
   int nt = int(p->tensors()->size());
-  std::vector<TensorRef> t(nt);
-  std::vector<bool> ready(nt, false);
-  std::vector<QuantInfo> quant(nt);
+  // The tensor table of a program is built once per session (dtypes,
+  // quantization, constants); each run only rebinds shapes and storage, in
+  // place, so a decode step allocates nothing here.
+  Impl::Bound &bound = impl_->bound[name];
+  if (bound.t.size() != size_t(nt)) {
+    bound.t.assign(size_t(nt), TensorRef());
+    bound.quant.assign(size_t(nt), QuantInfo());
+    bound.ready.assign(size_t(nt), false);
+    for (int i = 0; i < nt; ++i) {
+      const mub::Tensor *d = p->tensors()->Get(i);
+      TensorRef &ti = bound.t[size_t(i)];
+      ti.dtype = DType(d->dtype());
+      if (const mub::QuantParams *q = d->quant()) {
+        QuantInfo &qi = bound.quant[size_t(i)];
+        qi.scales = q->scale()->data();
+        qi.count = q->scale()->size();
+        qi.zeroPoints = q->zero_point() && q->zero_point()->size() ? q->zero_point()->data() : nullptr;
+        qi.axis = q->axis();
+        qi.blockSize = q->block_size();
+        qi.qmin = q->qmin();
+        qi.qmax = q->qmax();
+        ti.quant = &qi;
+      }
+      if (d->storage() == mub::Storage::Constant) {
+        ti.shape.assign(d->shape()->begin(), d->shape()->end());
+        ti.data = const_cast<uint8_t *>(model_.segmentData(d->segment()) + d->offset());
+        ti.layout = Layout(d->layout());
+        bound.ready[size_t(i)] = true;
+      }
+    }
+  }
+  std::vector<TensorRef> &t = bound.t;
+  std::vector<bool> ready = bound.ready;
   for (int i = 0; i < nt; ++i) {
     const mub::Tensor *d = p->tensors()->Get(i);
-    t[i].dtype = DType(d->dtype());
-    t[i].shape.assign(d->shape()->begin(), d->shape()->end());
-    if (const mub::QuantParams *q = d->quant()) {
-      quant[i].scales = q->scale()->data();
-      quant[i].count = q->scale()->size();
-      quant[i].zeroPoints = q->zero_point() && q->zero_point()->size() ? q->zero_point()->data() : nullptr;
-      quant[i].axis = q->axis();
-      quant[i].blockSize = q->block_size();
-      quant[i].qmin = q->qmin();
-      quant[i].qmax = q->qmax();
-      t[i].quant = &quant[i];
-    }
     switch (d->storage()) {
     case mub::Storage::Arena:
     case mub::Storage::Output:
+      t[i].shape.assign(d->shape()->begin(), d->shape()->end());
       t[i].data = abase + d->offset();
       break;
     case mub::Storage::Constant:
-      t[i].data = const_cast<uint8_t *>(model_.segmentData(d->segment()) + d->offset());
-      t[i].layout = Layout(d->layout());
-      ready[i] = true;
       break;
     case mub::Storage::State:
       if (impl_->states[d->state()].size() < model_.fb().states()->Get(d->state())->size())
@@ -178,10 +201,11 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
                              model_.fb().states()->Get(d->state())->name()->str() +
                              "' could not be allocated");
       t[i].data = impl_->states[d->state()].data();
-      t[i].shape = impl_->stateShapes[d->state()];
+      t[i].shape.assign(impl_->stateShapes[d->state()].begin(), impl_->stateShapes[d->state()].end());
       ready[i] = true;
       break;
     case mub::Storage::Input:
+      t[i].shape.assign(d->shape()->begin(), d->shape()->end());
       break;
     }
   }
@@ -221,7 +245,8 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
     const mub::Instr *in = p->instrs()->Get(k);
     ins.clear();
     outs.clear();
-    declared.clear();
+    // Reused in place (no allocation per instruction once warm).
+    declared.resize(in->outputs()->size());
     for (int32_t id : *in->inputs()) {
       if (id >= 0 && !ready[id]) {
         if (index) std::fclose(index);
@@ -230,10 +255,11 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
       }
       ins.push_back(id < 0 ? nullptr : &t[id]);
     }
-    for (int32_t id : *in->outputs()) {
+    for (uint32_t o = 0; o < in->outputs()->size(); ++o) {
+      int32_t id = in->outputs()->Get(o);
       outs.push_back(&t[id]);
       const mub::Tensor *d = p->tensors()->Get(id);
-      declared.emplace_back(d->shape()->begin(), d->shape()->end());
+      declared[o].assign(d->shape()->begin(), d->shape()->end());
     }
     Status s = inferShapes(*in, ins, declared, shapes);
     if (!s.ok) {
