@@ -5,7 +5,10 @@
 # with 1 and 2 threads: TTFT of a 64-token prompt and decode tokens/s over
 # 128 tokens (best of 3), peak RSS; then the measured read bandwidth, the
 # bytes streamed per decoded token (the artifact's weights) and the decode
-# roofline with the fraction reached.
+# roofline with the fraction reached. Then ONNX Runtime 1.30 (npm
+# onnxruntime-node, CPU provider, installed into BUILD_DIR/bench/ort on
+# first use) runs the same ONNX checkpoints' whole-sequence graph on the
+# same 64-token prompt, next to mu-run's float TTFT.
 #   test/bench/decode-speed.sh [BUILD_DIR]      (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,14 +18,15 @@ W=$B/bench/speed
 PY=/usr/bin/python3
 mkdir -p "$W"
 SHARED=../shared
-if [ ! -f "$W/micro/model.safetensors" ]; then
-  $PY tools/mu-gen-checkpoint.py --shape micro --format safetensors --out "$W/micro" >/dev/null
+# ONNX checkpoints, so ONNX Runtime runs exactly the same weights.
+if [ ! -f "$W/micro/model.onnx" ]; then
+  $PY tools/mu-gen-checkpoint.py --shape micro --format onnx --out "$W/micro" >/dev/null
   if [ -d $SHARED/models/microlm-tokenizer ]; then cp $SHARED/models/microlm-tokenizer/tokenizer*.json "$W/micro/"; fi
 fi
 CALIB=$SHARED/data/text/prideprejudice.txt
-models=("micro:$W/micro/model.safetensors")
-if [ -f $SHARED/models/stories3m/model.safetensors ]; then
-  models+=("stories3m:$SHARED/models/stories3m/model.safetensors")
+models=("micro:$W/micro/model.onnx")
+if [ -f $SHARED/models/stories3m/model.onnx ]; then
+  models+=("stories3m:$SHARED/models/stories3m/model.onnx")
 fi
 IDS=$(seq 10 73 | tr '\n' ' ')
 echo "kernels: $($T/mu-run --help >/dev/null; echo auto) | cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -66,3 +70,31 @@ PYEOF
   done
 done
 echo "(roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token)"
+
+# ONNX Runtime, same checkpoints and prompt: whole-sequence graph (all 64
+# positions' logits; these ONNX files have no KV-cache inputs, so ORT decode
+# is not comparable until the QDQ/KV-cache ONNX emission exists).
+ORT=$B/bench/ort
+if command -v node >/dev/null && { [ -d "$ORT/node_modules/onnxruntime-node" ] ||
+     (mkdir -p "$ORT" && cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node@1.30.0 >/dev/null 2>&1); }; then
+  printf "\n%-10s %-3s %14s %14s %8s\n" model thr ort_fp32_ms mu_fp16w_ms ort/mu
+  for entry in "${models[@]}"; do
+    name=${entry%%:*}; ckpt=${entry#*:}
+    for thr in 1 2; do
+      ort=$(NODE_PATH="$ORT/node_modules" node test/bench/ort-prefill.js "$ckpt" $thr 64 5 |
+            $PY -c "import json,sys; print(json.load(sys.stdin)['prefill_ms'])")
+      mu=$($PY - "$T/mu-run" "$W/$name-fp.mub" "$thr" "$IDS" <<'PYEOF'
+import json, subprocess, sys
+run, art, thr, ids = sys.argv[1:]
+print(min(json.loads(subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "1",
+      "--greedy", "--json"], capture_output=True, text=True, check=True).stdout)["ttft_ms"]
+      for _ in range(5)))
+PYEOF
+)
+      printf "%-10s %-3s %14.1f %14.1f %8.2f\n" "$name" "$thr" "$ort" "$mu" "$(awk -v a="$ort" -v b="$mu" 'BEGIN {print a / b}')"
+    done
+  done
+  echo "(ort/mu > 1: mu-run is faster; mu-run computes the last position's logits only, as a generator needs)"
+else
+  echo "(ONNX Runtime comparison skipped: node or the onnxruntime-node package is not available)"
+fi
