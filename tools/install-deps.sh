@@ -11,5 +11,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools \
   libprotobuf-dev protobuf-compiler libonnx-dev \
   libflatbuffers-dev flatbuffers-compiler libeigen3-dev libcli11-dev \
-  libgtest-dev libonnx-testdata python3 python3-numpy python3-onnx time >/dev/null
+  libgtest-dev libonnx-testdata python3 python3-numpy python3-onnx time \
+  g++-aarch64-linux-gnu qemu-user file >/dev/null
 echo "dependencies installed"

@@ -38,115 +38,6 @@ struct IsaGuard {
   ~IsaGuard() { setKernelIsa(saved); }
 };
 
-struct Case {
-  int64_t m, n, k;
-  bool i16;        ///< int16 activations (else int8)
-  int outKind;     ///< 0 f32, 1 int8 per tensor, 2 int8 per channel, 3 int16 per tensor
-  bool perChannelW;
-  bool bias;
-  int extreme;     ///< 0 random, 1 all at the negative limit, 2 all at the positive limit
-};
-
-/// Runs one case through the optimized kernel and the reference; returns
-/// the first differing output index or -1.
-int64_t check(const Case &cs, uint32_t seed, ThreadPool *pool, std::string &why) {
-  std::mt19937 rng(seed);
-  const int64_t M = cs.m, N = cs.n, K = cs.k;
-  int32_t lo = cs.i16 ? -32768 : -128, hi = cs.i16 ? 32767 : 127;
-  std::uniform_int_distribution<int32_t> xd(lo, hi), wd(-127, 127), bd(-(1 << 20), 1 << 20);
-  std::vector<int32_t> x32(static_cast<size_t>(M * K));
-  for (auto &v : x32)
-    v = cs.extreme == 1 ? lo : cs.extreme == 2 ? hi : xd(rng);
-  std::vector<int8_t> w(static_cast<size_t>(N * K));
-  for (auto &v : w)
-    v = int8_t(cs.extreme == 1 ? (rng() & 1 ? -127 : 127) : cs.extreme == 2 ? 127 : wd(rng));
-  std::vector<int32_t> bias(static_cast<size_t>(N));
-  for (auto &b : bias)
-    b = bd(rng);
-  float xs = 0.02f + float(rng() % 100) / 1000.0f;
-  int64_t xz = cs.extreme ? 0 : int64_t(cs.i16 ? int32_t(rng() % 2001) - 1000 : xd(rng));
-  std::vector<float> ws(cs.perChannelW ? size_t(N) : 1);
-  for (auto &s : ws)
-    s = 0.0005f + float(rng() % 1000) * 1e-6f;
-  int64_t nOut = cs.outKind == 2 ? N : 1;
-  std::vector<float> ys(static_cast<size_t>(nOut));
-  std::vector<int64_t> yz(static_cast<size_t>(nOut));
-  for (int64_t c = 0; c < nOut; ++c) {
-    // Output ranges about as wide as the accumulators (plus some that saturate).
-    ys[size_t(c)] = xs * ws[cs.perChannelW ? size_t(c) : 0] * float(K) * (cs.i16 ? 4000.0f : 30.0f) /
-                    (cs.outKind == 3 ? 32768.0f : 128.0f) * (0.1f + float(rng() % 100) / 100.0f);
-    yz[size_t(c)] = cs.outKind == 3 ? int64_t(rng() % 201) - 100 : int64_t(rng() % 41) - 20;
-  }
-
-  // Operands.
-  std::vector<int8_t> x8(static_cast<size_t>(M * K));
-  std::vector<int16_t> x16(static_cast<size_t>(M * K));
-  for (size_t i = 0; i < x32.size(); ++i) {
-    x8[i] = int8_t(cs.i16 ? 0 : x32[i]);
-    x16[i] = int16_t(x32[i]);
-  }
-  QuantInfo xq{&xs, &xz, 1, -1, 0, 0, 0};
-  TensorRef x{cs.i16 ? DType::I16 : DType::I8, {M, K}, cs.i16 ? (void *)x16.data() : (void *)x8.data(), &xq};
-  std::vector<uint8_t> packed(size_t(packedI8Bytes(N, K)));
-  if (!packI8N16K4(w.data(), N, K, packed.data())) {
-    why = "pack failed";
-    return 0;
-  }
-  QuantInfo wq{ws.data(), nullptr, int64_t(ws.size()), cs.perChannelW ? 0 : -1, 0, -127, 127};
-  TensorRef wt{DType::I8, {N, K}, packed.data(), &wq, Layout::I8N16K4};
-  float one = 1.0f;
-  QuantInfo bq{&one, nullptr, 1, -1, 0, 0, 0};
-  TensorRef bt{DType::I32, {N}, bias.data(), &bq};
-  QuantInfo yq{ys.data(), yz.data(), nOut, cs.outKind == 2 ? 1 : -1, 0, 0, 0};
-  DType ydt = cs.outKind == 0 ? DType::F32 : cs.outKind == 3 ? DType::I16 : DType::I8;
-  std::vector<uint8_t> ybuf(size_t(M * N) * dtypeSize(ydt), 0xAB);
-  TensorRef y{ydt, {M, N}, ybuf.data(), cs.outKind ? &yq : nullptr};
-  if (!cpu::fastIntegerLinear(x, wt, cs.bias ? &bt : nullptr, y)) {
-    why = "not handled by the optimized kernel";
-    return 0;
-  }
-  cpu::LinearPlan plan;
-  std::string err = cpu::integerLinear(x, wt, cs.bias ? &bt : nullptr, y, plan, pool);
-  if (!err.empty()) {
-    why = err;
-    return 0;
-  }
-
-  // The spec.
-  std::vector<int64_t> acc(static_cast<size_t>(M * N));
-  linearAcc(x32.data(), M, K, int32_t(xz), w.data(), N, cs.bias ? bias.data() : nullptr, acc.data());
-  std::vector<uint8_t> ref(ybuf.size());
-  int32_t qlo = ydt == DType::I8 ? -128 : -32768, qhi = ydt == DType::I8 ? 127 : 32767;
-  for (int64_t r = 0; r < M; ++r)
-    for (int64_t c = 0; c < N; ++c) {
-      int64_t i = r * N + c;
-      double wsc = ws[cs.perChannelW ? size_t(c) : 0];
-      if (ydt == DType::F32) {
-        float v = float(double(acc[size_t(i)]) * (double(xs) * wsc));
-        std::memcpy(ref.data() + 4 * i, &v, 4);
-        continue;
-      }
-      int64_t oc = cs.outKind == 2 ? c : 0;
-      FixedPointMultiplier mm;
-      if (!quantizeMultiplier(double(xs) * wsc / double(ys[size_t(oc)]), mm)) {
-        why = "multiplier out of range in the test";
-        return 0;
-      }
-      int32_t q = requantize(acc[size_t(i)], mm, int32_t(yz[size_t(oc)]), qlo, qhi);
-      if (ydt == DType::I8)
-        ref[size_t(i)] = uint8_t(int8_t(q));
-      else {
-        int16_t h = int16_t(q);
-        std::memcpy(ref.data() + 2 * i, &h, 2);
-      }
-    }
-  size_t es = dtypeSize(ydt);
-  for (int64_t i = 0; i < M * N; ++i)
-    if (std::memcmp(ref.data() + i * es, ybuf.data() + i * es, es) != 0)
-      return i;
-  return -1;
-}
-
 } // namespace
 
 TEST(Packing, RoundTripSumsAndRange) {
@@ -176,35 +67,16 @@ TEST(Packing, RoundTripSumsAndRange) {
   EXPECT_FALSE(packI8N16K4(bad.data(), 1, 3, p.data()));
 }
 
-TEST(Kernels, IntegerLinearBitExactEveryFamilyAndThreadCount) {
-  IsaGuard guard;
-  std::vector<Case> cases;
-  const int64_t shapes[][3] = {{1, 1, 1},    {1, 17, 5},    {3, 33, 130},  {5, 16, 64},
-                               {4, 48, 257}, {1, 100, 1408}, {9, 31, 63},  {2, 5, 4100},
-                               {64, 40, 96}, {1, 128, 512}};
-  for (auto &s : shapes)
-    for (int i16 = 0; i16 < 2; ++i16)
-      for (int out = 0; out < 4; ++out)
-        cases.push_back({s[0], s[1], s[2], bool(i16), out, out != 1, out % 2 == 0, 0});
-  // Saturation edges: every activation and weight at its limit.
-  for (int ext = 1; ext <= 2; ++ext)
-    for (int i16 = 0; i16 < 2; ++i16)
-      for (int out = 0; out < 4; ++out)
-        cases.push_back({3, 37, 1500, bool(i16), out, true, true, ext});
-  ThreadPool two(2);
-  for (Isa isa : families()) {
-    ASSERT_TRUE(setKernelIsa(isa));
-    for (size_t ci = 0; ci < cases.size(); ++ci)
-      for (ThreadPool *pool : {static_cast<ThreadPool *>(nullptr), &two}) {
-        std::string why;
-        int64_t bad = check(cases[ci], uint32_t(1000 + ci), pool, why);
-        const Case &c = cases[ci];
-        EXPECT_EQ(bad, -1) << isaName(isa) << (pool ? " 2 threads" : " 1 thread") << " case " << ci
-                           << " [" << c.m << "x" << c.k << "] x [" << c.n << "x" << c.k << "] "
-                           << (c.i16 ? "int16" : "int8") << " out " << c.outKind << " extreme "
-                           << c.extreme << ": first mismatch at " << bad << " " << why;
-      }
-  }
+TEST(Kernels, IntegerKernelsBitExactEveryFamilyAndThreadCount) {
+  // The checks themselves live in the runtime (lib/Runtime/cpu/SelfTest.cpp)
+  // so `mu-run --check-kernels` can run them on a device.
+  for (Isa isa : families())
+    for (int threads : {1, 2}) {
+      int cases = 0;
+      Status s = checkKernels(isa, threads, cases);
+      EXPECT_TRUE(s.ok) << s.message;
+      EXPECT_GT(cases, 90) << isaName(isa);
+    }
 }
 
 TEST(Kernels, FloatLinearWithinTolerance) {
@@ -248,56 +120,6 @@ TEST(Kernels, FloatLinearWithinTolerance) {
             EXPECT_EQ(y1[size_t(r * n + c)], y2[size_t(r * n + c)]) << "thread count changed a result";
           }
       }
-  }
-}
-
-TEST(Kernels, QuantizeDequantizeBitExact) {
-  IsaGuard guard;
-  std::mt19937 rng(5);
-  std::normal_distribution<float> nd(0.0f, 3.0f);
-  for (Isa isa : families()) {
-    ASSERT_TRUE(setKernelIsa(isa));
-    for (int bytes : {1, 2})
-      for (bool perChannel : {false, true})
-        for (int64_t count : {1, 7, 8, 37, 512}) {
-          int64_t rows = 3, n = rows * count;
-          std::vector<float> x(static_cast<size_t>(n)), scale(perChannel ? size_t(count) : 1);
-          std::vector<int32_t> zp(scale.size());
-          for (auto &s : scale) s = 0.01f + float(rng() % 100) / 400.0f;
-          for (auto &z : zp) z = bytes == 1 ? int32_t(rng() % 61) - 30 : int32_t(rng() % 2001) - 1000;
-          for (int64_t i = 0; i < n; ++i) {
-            int64_t k = perChannel ? i % count : 0;
-            switch (rng() % 8) {
-            case 0: x[size_t(i)] = (float(int(rng() % 41) - 20) + 0.5f) * scale[size_t(k)]; break; // ties
-            case 1: x[size_t(i)] = nd(rng) * 1e4f; break;                                        // saturates
-            case 2: x[size_t(i)] = std::nanf(""); break;
-            case 3: x[size_t(i)] = (rng() & 1 ? 1 : -1) * INFINITY; break;
-            default: x[size_t(i)] = nd(rng); break;
-            }
-          }
-          int32_t lo = bytes == 1 ? -128 : -32768, hi = bytes == 1 ? 127 : 32767;
-          if (rng() & 1) lo += 1; // narrow range
-          std::vector<uint8_t> q(size_t(n) * size_t(bytes));
-          cpu::kernels(isa).quantize(x.data(), rows, count, scale.data(), zp.data(), perChannel, lo,
-                                     hi, q.data(), bytes);
-          for (int64_t i = 0; i < n; ++i) {
-            int64_t k = perChannel ? i % count : 0;
-            int32_t want = quantizeValue(x[size_t(i)], scale[size_t(k)], zp[size_t(k)], lo, hi);
-            int32_t got = bytes == 1 ? int32_t(reinterpret_cast<int8_t *>(q.data())[i])
-                                     : int32_t(reinterpret_cast<int16_t *>(q.data())[i]);
-            ASSERT_EQ(got, want) << isaName(isa) << " element " << i << " x " << x[size_t(i)];
-          }
-          std::vector<float> back(static_cast<size_t>(n));
-          cpu::kernels(isa).dequantize(q.data(), bytes, rows, count, scale.data(), zp.data(),
-                                       perChannel, back.data());
-          for (int64_t i = 0; i < n; ++i) {
-            int64_t k = perChannel ? i % count : 0;
-            int32_t v = bytes == 1 ? int32_t(reinterpret_cast<int8_t *>(q.data())[i])
-                                   : int32_t(reinterpret_cast<int16_t *>(q.data())[i]);
-            float want = float(v - zp[size_t(k)]) * scale[size_t(k)];
-            ASSERT_EQ(std::memcmp(&back[size_t(i)], &want, 4), 0) << isaName(isa) << " " << i;
-          }
-        }
   }
 }
 

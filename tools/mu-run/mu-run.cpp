@@ -129,9 +129,9 @@ int main(int argc, char **argv) {
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false,
-       ignoreEos = false, profile = false;
+       ignoreEos = false, profile = false, checkKernelsFlag = false;
   SamplingOptions so;
-  app.add_option("model", path, "compiled artifact (.mub)")->required();
+  app.add_option("model", path, "compiled artifact (.mub)");
   app.add_option("-p,--prompt", prompt, "prompt text");
   app.add_option("--prompt-ids", promptIds, "prompt as token ids (\"1 403 407\"), no tokenizer needed");
   app.add_option("-n,--max-new-tokens", maxNew, "tokens to generate (default 64)");
@@ -152,6 +152,9 @@ int main(int argc, char **argv) {
                  "agreement; with a prompt, compare the logits at every prompt position");
   app.add_option("--dump", dumpDir, "write every intermediate tensor into DIR");
   app.add_flag("--info", info, "describe the artifact and exit");
+  app.add_flag("--check-kernels", checkKernelsFlag,
+               "check every optimized kernel family this CPU runs bit for bit against the "
+               "reference integer arithmetic (1 and 2 threads), then exit; no model needed");
   app.add_flag("--profile", profile,
                "print time per kernel opcode and interpreter overhead to stderr at the end");
   app.add_option("--threads", threads,
@@ -183,6 +186,29 @@ int main(int argc, char **argv) {
     if (!found)
       return fail("--kernels: unknown family '" + kernelsName + "'");
   }
+
+  if (checkKernelsFlag) {
+    bool allOk = true;
+    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot}) {
+      if (!isaSupported(i))
+        continue;
+      int cases = 0, total = 0;
+      Status s;
+      for (int threads : {1, 2}) {
+        s = checkKernels(i, threads, cases);
+        total += cases;
+        if (!s.ok)
+          break;
+      }
+      std::printf("%-13s %s (%d cases, 1 and 2 threads)\n", isaName(i),
+                  s.ok ? "bit-exact" : s.message.c_str(), total);
+      allOk = allOk && s.ok;
+    }
+    std::printf("active: %s\n", isaName(activeIsa()));
+    return allOk ? 0 : 1;
+  }
+  if (path.empty())
+    return fail("no model given (see --help)");
 
   Status st;
   std::unique_ptr<Model> model = Model::load(path, st);

@@ -119,6 +119,10 @@ Isa activeIsa();
 bool setKernelIsa(Isa isa);
 /// Physical cores (logical CPUs when the topology cannot be read).
 int physicalCores();
+/// Checks the optimized kernels of `isa` bit for bit against the reference
+/// integer arithmetic (Integer.h) on this CPU, with `threads` threads; the
+/// number of cases run goes to `cases`. An error names the first mismatch.
+Status checkKernels(Isa isa, int threads, int &cases);
 
 /// How a session executes.
 struct SessionOptions {

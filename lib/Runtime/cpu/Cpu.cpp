@@ -12,6 +12,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define MU_X86 1
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace mu {
@@ -59,10 +62,19 @@ Features detect() {
   bool vnni = c & (1u << 11);
   f.avx2 = ymm && avx2 && fma && f16c;
   f.avx512vnni = f.avx2 && zmm && avx512f && avx512bw && avx512vl && vnni;
-#elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
-  f.neondot = true;
+#elif defined(__aarch64__) && defined(__linux__)
+  f.neondot = getauxval(AT_HWCAP) & HWCAP_ASIMDDP;
 #endif
   return f;
+}
+
+/// A spin-wait hint to the core (pause / yield).
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
 }
 
 const Features &features() {
@@ -185,9 +197,7 @@ void ThreadPool::work(int id) {
         sleepers_.fetch_sub(1);
         break;
       }
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpuRelax();
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_)
@@ -218,11 +228,8 @@ void ThreadPool::run(int count, const std::function<void(int)> &fn) {
   int n = size();
   for (int task = 0; task < count; task += n)
     fn(task);
-  while (pending_.load(std::memory_order_acquire) > 0) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
+  while (pending_.load(std::memory_order_acquire) > 0)
+    cpuRelax();
 }
 
 } // namespace rt
