@@ -84,22 +84,40 @@ TEST(Kernels, FloatLinearWithinTolerance) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   ThreadPool two(2);
+  // Weights: 0 f32, 1 f16, 2 int8 per row, 3 int8 per tensor, 4 int8 per
+  // block of 32 inputs (weight-only quantization).
   for (Isa isa : families()) {
     ASSERT_TRUE(setKernelIsa(isa));
     for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
              {1, 1, 1}, {1, 37, 13}, {3, 64, 512}, {64, 33, 100}, {5, 130, 1408}})
-      for (int f16 = 0; f16 < 2; ++f16) {
+      for (int kind = 0; kind < 5; ++kind) {
+        if (kind == 4 && k % 32)
+          continue;
         std::vector<float> x(size_t(m * k)), wf(size_t(n * k)), b(static_cast<size_t>(n));
         for (auto &v : x) v = nd(rng);
         for (auto &v : wf) v = nd(rng) * 0.05f;
         for (auto &v : b) v = nd(rng);
         std::vector<uint16_t> wh(wf.size());
+        std::vector<int8_t> wq(wf.size());
+        int64_t nb = kind == 4 ? k / 32 : 1;
+        std::vector<float> scales(kind == 2 ? size_t(n) : kind == 4 ? size_t(n * nb) : 1);
+        for (auto &sc : scales) sc = 0.0005f + float(rng() % 100) * 1e-5f;
         for (size_t i = 0; i < wf.size(); ++i) {
           wh[i] = mu::floatToHalf(wf[i]);
-          if (f16) wf[i] = mu::halfToFloat(wh[i]);
+          if (kind == 1) wf[i] = mu::halfToFloat(wh[i]);
+          if (kind >= 2) {
+            int64_t c = int64_t(i) / k, j = int64_t(i) % k;
+            float sc = kind == 2 ? scales[size_t(c)] : kind == 3 ? scales[0] : scales[size_t(c * nb + j / 32)];
+            wq[i] = int8_t(int(rng() % 255) - 127);
+            wf[i] = float(wq[i]) * sc; // the dequantized weight
+          }
         }
+        QuantInfo wqi{scales.data(), nullptr, int64_t(scales.size()), kind == 2 || kind == 4 ? 0 : -1,
+                      kind == 4 ? 32 : 0, -127, 127};
         TensorRef xt{DType::F32, {m, k}, x.data()};
-        TensorRef wt{f16 ? DType::F16 : DType::F32, {n, k}, f16 ? (void *)wh.data() : (void *)wf.data()};
+        TensorRef wt{kind == 1 ? DType::F16 : kind >= 2 ? DType::I8 : DType::F32, {n, k},
+                     kind == 1 ? (void *)wh.data() : kind >= 2 ? (void *)wq.data() : (void *)wf.data(),
+                     kind >= 2 ? &wqi : nullptr};
         TensorRef bt{DType::F32, {n}, b.data()};
         std::vector<float> y1(size_t(m * n)), y2(size_t(m * n));
         TensorRef yt1{DType::F32, {m, n}, y1.data()}, yt2{DType::F32, {m, n}, y2.data()};
@@ -116,7 +134,7 @@ TEST(Kernels, FloatLinearWithinTolerance) {
             }
             // Documented tolerance (docs/performance.md): 2e-6 * sum |x w|.
             EXPECT_LE(std::fabs(y1[size_t(r * n + c)] - ref), 2e-6 * mag + 1e-30)
-                << isaName(isa) << " [" << m << "," << n << "," << k << "] f16 " << f16;
+                << isaName(isa) << " [" << m << "," << n << "," << k << "] weights " << kind;
             EXPECT_EQ(y1[size_t(r * n + c)], y2[size_t(r * n + c)]) << "thread count changed a result";
           }
       }

@@ -402,9 +402,21 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
 
 bool fastFloatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                      const TensorRef &y) {
-  return kernels(activeIsa()).dotF32 && w.layout == Layout::RowMajor && !w.quant &&
-         x.dtype == DType::F32 && y.dtype == DType::F32 &&
-         (w.dtype == DType::F32 || w.dtype == DType::F16) &&
+  bool weightsOk = false;
+  if (w.layout == Layout::RowMajor && w.shape.size() == 2) {
+    if (!w.quant)
+      weightsOk = w.dtype == DType::F32 || w.dtype == DType::F16;
+    else if (w.dtype == DType::I8 && !w.quant->zeroPoints) {
+      const QuantInfo &q = *w.quant;
+      int64_t n = w.shape[0], k = w.shape[1];
+      weightsOk = q.blockSize == 0
+                      ? (q.count == 1 || (q.axis == 0 && q.count == n))
+                      : (q.blockSize % 8 == 0 && k % q.blockSize == 0 &&
+                         q.count == n * (k / q.blockSize));
+    }
+  }
+  return kernels(activeIsa()).dotF32 && weightsOk && x.dtype == DType::F32 &&
+         y.dtype == DType::F32 &&
          (!bias || (!bias->quant && (bias->dtype == DType::F32 || bias->dtype == DType::F16)));
 }
 
@@ -419,12 +431,21 @@ void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, 
                          ? static_cast<const float *>(bias->data)[c]
                          : halfToFloat(static_cast<const uint16_t *>(bias->data)[c]);
   }
+  FloatWeights fw;
+  fw.data = w.data;
+  fw.kind = w.dtype == DType::F32 ? FloatWeights::F32
+            : w.dtype == DType::F16 ? FloatWeights::F16 : FloatWeights::I8;
+  if (w.quant) {
+    fw.scales = w.quant->scales;
+    fw.block = w.quant->blockSize;
+    fw.perRow = w.quant->count > 1;
+  }
   const KernelTable &kt = kernels(activeIsa());
   // Blocks of 16 channels, as the integer kernels.
   int64_t blocks = (N + 15) / 16;
   forTiles(pool, blocks, M * N * K, [&](int64_t b0, int64_t b1) {
-    kt.dotF32(static_cast<const float *>(x.data), M, K, w.data, w.dtype == DType::F16, K, b0 * 16,
-              std::min(N, b1 * 16), bias ? b.data() : nullptr, static_cast<float *>(y.data), N);
+    kt.dotF32(static_cast<const float *>(x.data), M, K, fw, K, b0 * 16, std::min(N, b1 * 16),
+              bias ? b.data() : nullptr, static_cast<float *>(y.data), N);
   });
 }
 

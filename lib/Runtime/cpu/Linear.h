@@ -31,11 +31,20 @@ using DotI8Fn = void (*)(const int8_t *x, int64_t m, int64_t ldx, const uint8_t 
                          int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc);
 using DotI16Fn = void (*)(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
                           int64_t k, int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc);
+/// Row-major [n, k] weights of a float linear: f32, f16, or symmetric int8
+/// (weight-only quantization) with one scale per row (`block` 0; `scales`
+/// of 1 value = per tensor) or per block of `block` inputs ([n, k/block]).
+struct FloatWeights {
+  enum Kind { F32, F16, I8 } kind = F32;
+  const void *data = nullptr;
+  const float *scales = nullptr;
+  bool perRow = false;
+  int64_t block = 0;
+};
 /// Float: y[r * ldy + c] = bias[c] + sum_k x[r * ldx + k] * W[c, k] for
-/// channels [n0, n1); W row-major [n, k] of f32 (`f16` false) or f16.
-using DotF32Fn = void (*)(const float *x, int64_t m, int64_t ldx, const void *w, bool f16,
-                          int64_t k, int64_t n0, int64_t n1, const float *bias, float *y,
-                          int64_t ldy);
+/// channels [n0, n1).
+using DotF32Fn = void (*)(const float *x, int64_t m, int64_t ldx, const FloatWeights &w, int64_t k,
+                          int64_t n0, int64_t n1, const float *bias, float *y, int64_t ldy);
 
 /// Attention inner loops: scores[t] = scale * dot(q, k[t]) for t < T (rows
 /// of k are d floats apart), and acc[j] += sum_t p[t] * v[t][j] (skipping
@@ -96,7 +105,9 @@ bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *
 std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                           TensorRef &y, LinearPlan &plan, ThreadPool *pool);
 /// Whether the optimized float linear handles these operands (f32 x/y,
-/// row-major f32/f16 weights, f32/f16 bias, an ISA with float kernels).
+/// row-major f32/f16 weights or symmetric int8 ones per tensor, per row or
+/// per block of a multiple of 8 inputs; f32/f16 bias; an ISA with float
+/// kernels).
 bool fastFloatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                      const TensorRef &y);
 void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, TensorRef &y,

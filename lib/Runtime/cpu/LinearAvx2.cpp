@@ -143,22 +143,42 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-inline __m256 loadW(const void *w, bool f16, int64_t i) {
-  if (f16)
-    return _mm256_cvtph_ps(
-        _mm_loadu_si128(reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(w) + i)));
-  return _mm256_loadu_ps(static_cast<const float *>(w) + i);
+/// Eight weights of row c from input i, as float (int8 rows: times their
+/// block's scale when block-wise; per-row scales are applied after the dot).
+template <FloatWeights::Kind K>
+inline __m256 loadW(const FloatWeights &w, int64_t k, int64_t c, int64_t i) {
+  if (K == FloatWeights::F16)
+    return _mm256_cvtph_ps(_mm_loadu_si128(
+        reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(w.data) + c * k + i)));
+  if (K == FloatWeights::F32)
+    return _mm256_loadu_ps(static_cast<const float *>(w.data) + c * k + i);
+  __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+      reinterpret_cast<const __m128i *>(static_cast<const int8_t *>(w.data) + c * k + i))));
+  if (w.block > 0)
+    v = _mm256_mul_ps(v, _mm256_set1_ps(w.scales[c * (k / w.block) + i / w.block]));
+  return v;
 }
 
-inline float loadW1(const void *w, bool f16, int64_t i) {
-  if (f16)
-    return _cvtsh_ss(static_cast<const uint16_t *>(w)[i]);
-  return static_cast<const float *>(w)[i];
+template <FloatWeights::Kind K>
+inline float loadW1(const FloatWeights &w, int64_t k, int64_t c, int64_t i) {
+  if (K == FloatWeights::F16)
+    return _cvtsh_ss(static_cast<const uint16_t *>(w.data)[c * k + i]);
+  if (K == FloatWeights::F32)
+    return static_cast<const float *>(w.data)[c * k + i];
+  float v = float(static_cast<const int8_t *>(w.data)[c * k + i]);
+  return w.block > 0 ? v * w.scales[c * (k / w.block) + i / w.block] : v;
+}
+
+/// Per-row (or per-tensor) scale of an int8 row, applied after its dot.
+template <FloatWeights::Kind K> inline float rowScale(const FloatWeights &w, int64_t c) {
+  if (K != FloatWeights::I8 || w.block > 0)
+    return 1.0f;
+  return w.scales[w.perRow ? c : 0];
 }
 
 /// MR activation rows x NR weight rows, FMA over k in steps of 8.
-template <int MR, int NR>
-inline void blockF32(const float *x, int64_t ldx, const void *w, bool f16, int64_t k, int64_t c0,
+template <FloatWeights::Kind K, int MR, int NR>
+inline void blockF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t k, int64_t c0,
                      const float *bias, float *y, int64_t ldy) {
   __m256 a[MR][NR];
   for (int r = 0; r < MR; ++r)
@@ -170,7 +190,7 @@ inline void blockF32(const float *x, int64_t ldx, const void *w, bool f16, int64
     for (int r = 0; r < MR; ++r)
       xv[r] = _mm256_loadu_ps(x + r * ldx + i);
     for (int j = 0; j < NR; ++j) {
-      __m256 wv = loadW(w, f16, (c0 + j) * k + i);
+      __m256 wv = loadW<K>(w, k, c0 + j, i);
       for (int r = 0; r < MR; ++r)
         a[r][j] = _mm256_fmadd_ps(xv[r], wv, a[r][j]);
     }
@@ -179,33 +199,44 @@ inline void blockF32(const float *x, int64_t ldx, const void *w, bool f16, int64
     for (int j = 0; j < NR; ++j) {
       float s = hsum(a[r][j]);
       for (int64_t t = i; t < k; ++t)
-        s += x[r * ldx + t] * loadW1(w, f16, (c0 + j) * k + t);
+        s += x[r * ldx + t] * loadW1<K>(w, k, c0 + j, t);
+      s *= rowScale<K>(w, c0 + j);
       y[r * ldy + c0 + j] = bias ? s + bias[c0 + j] : s;
     }
 }
 
-template <int MR>
-inline void rowsF32(const float *x, int64_t ldx, const void *w, bool f16, int64_t k, int64_t n0,
+template <FloatWeights::Kind K, int MR>
+inline void rowsF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t k, int64_t n0,
                     int64_t n1, const float *bias, float *y, int64_t ldy) {
   int64_t c = n0;
   constexpr int NR = MR == 1 ? 8 : 4;
   for (; c + NR <= n1; c += NR)
-    blockF32<MR, NR>(x, ldx, w, f16, k, c, bias, y, ldy);
+    blockF32<K, MR, NR>(x, ldx, w, k, c, bias, y, ldy);
   for (; c < n1; ++c)
-    blockF32<MR, 1>(x, ldx, w, f16, k, c, bias, y, ldy);
+    blockF32<K, MR, 1>(x, ldx, w, k, c, bias, y, ldy);
 }
 
-void dotF32(const float *x, int64_t m, int64_t ldx, const void *w, bool f16, int64_t k, int64_t n0,
-            int64_t n1, const float *bias, float *y, int64_t ldy) {
+template <FloatWeights::Kind K>
+void dotF32Kind(const float *x, int64_t m, int64_t ldx, const FloatWeights &w, int64_t k,
+                int64_t n0, int64_t n1, const float *bias, float *y, int64_t ldy) {
   // Channels in blocks of 64 so a block of weights stays in cache while all
   // rows pass over it.
   for (int64_t b0 = n0; b0 < n1; b0 += 64) {
     int64_t b1 = b0 + 64 < n1 ? b0 + 64 : n1;
     int64_t r = 0;
     for (; r + 2 <= m; r += 2)
-      rowsF32<2>(x + r * ldx, ldx, w, f16, k, b0, b1, bias, y + r * ldy, ldy);
+      rowsF32<K, 2>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
     for (; r < m; ++r)
-      rowsF32<1>(x + r * ldx, ldx, w, f16, k, b0, b1, bias, y + r * ldy, ldy);
+      rowsF32<K, 1>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
+  }
+}
+
+void dotF32(const float *x, int64_t m, int64_t ldx, const FloatWeights &w, int64_t k, int64_t n0,
+            int64_t n1, const float *bias, float *y, int64_t ldy) {
+  switch (w.kind) {
+  case FloatWeights::F32: dotF32Kind<FloatWeights::F32>(x, m, ldx, w, k, n0, n1, bias, y, ldy); return;
+  case FloatWeights::F16: dotF32Kind<FloatWeights::F16>(x, m, ldx, w, k, n0, n1, bias, y, ldy); return;
+  case FloatWeights::I8: dotF32Kind<FloatWeights::I8>(x, m, ldx, w, k, n0, n1, bias, y, ldy); return;
   }
 }
 
