@@ -22,7 +22,14 @@ namespace mu {
 namespace rt {
 
 struct Session::Impl {
-  std::map<std::string, std::vector<uint8_t>> arenas;
+  /// Activation memory per program. Not zero-filled: every tensor is
+  /// written before it is read (the interpreter checks), so a large prefill
+  /// arena costs only the pages a call touches.
+  struct Arena {
+    std::unique_ptr<uint8_t[]> data;
+    size_t size = 0;
+  };
+  std::map<std::string, Arena> arenas;
   std::vector<std::vector<uint8_t>> states;
   /// Current shape of each state (e.g. the KV cache length so far).
   std::vector<std::vector<int64_t>> stateShapes;
@@ -134,22 +141,23 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
   if (!p)
     return Status::error("no program named '" + name + "'");
   auto &arena = impl_->arenas[name];
-  if (arena.size() < p->arena_size()) {
-    try {
-      arena.assign(size_t(p->arena_size()) + 64, 0);
-    } catch (const std::bad_alloc &) {
+  if (arena.size < p->arena_size() + 64) {
+    size_t n = size_t(p->arena_size()) + 64;
+    arena.data.reset(new (std::nothrow) uint8_t[n]);
+    arena.size = arena.data ? n : 0;
+    if (!arena.data)
       return Status::error("program '" + name + "': cannot allocate its " +
                            std::to_string(p->arena_size()) + "-byte arena");
-    }
     size_t total = 0;
     for (auto &a : impl_->arenas)
-      total += a.second.size();
+      total += a.second.size;
     for (auto &s : impl_->states)
       total += s.size();
     peakBytes_ = std::max(peakBytes_, total);
   }
   // 64-byte aligned base inside the vector.
-  uint8_t *abase = arena.data() + ((64 - reinterpret_cast<uintptr_t>(arena.data()) % 64) % 64);
+  uint8_t *abase =
+      arena.data.get() + ((64 - reinterpret_cast<uintptr_t>(arena.data.get()) % 64) % 64);
 
   int nt = int(p->tensors()->size());
   // The tensor table of a program is built once per session (dtypes,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Executor speed benchmark (not a test: it prints numbers, asserts nothing).
 # For the micro-LM 28M shape (random weights from the generator) and
-# stories3m (../shared, if present), in fp16-weight float, w8a8 and w8a16,
+# stories3m (../shared, if present), in fp16-weight float, w8, w8a8 and w8a16,
+# and the Mu 332M encoder-decoder shape in float and w8,
 # with 1 and 2 threads: TTFT of a 64-token prompt and decode tokens/s over
 # 128 tokens (best of 3), peak RSS; then the measured read bandwidth, the
 # bytes streamed per decoded token (the artifact's weights) and the decode
@@ -24,10 +25,17 @@ if [ ! -f "$W/micro/model.onnx" ]; then
   if [ -d $SHARED/models/microlm-tokenizer ]; then cp $SHARED/models/microlm-tokenizer/tokenizer*.json "$W/micro/"; fi
 fi
 CALIB=$SHARED/data/text/prideprejudice.txt
-models=("micro:$W/micro/model.onnx")
+# name:checkpoint:schemes
+models=("micro:$W/micro/model.onnx:fp,w8,w8a8,w8a16")
 if [ -f $SHARED/models/stories3m/model.onnx ]; then
-  models+=("stories3m:$SHARED/models/stories3m/model.onnx")
+  models+=("stories3m:$SHARED/models/stories3m/model.onnx:fp,w8,w8a8,w8a16")
 fi
+# The Mu encoder-decoder shape (332M, random weights): float and weight-only
+# int8 (activation schemes need encoder-decoder calibration, issue #11).
+if [ ! -f "$W/mu330m/model.safetensors" ]; then
+  $PY tools/mu-gen-checkpoint.py --shape mu --format safetensors --out "$W/mu330m" >/dev/null
+fi
+models+=("mu330m:$W/mu330m/model.safetensors:fp,w8")
 IDS=$(seq 10 73 | tr '\n' ' ')
 echo "kernels: $($T/mu-run --help >/dev/null; echo auto) | cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 $T/mu-membw 2 | tee "$W/membw.txt"
@@ -35,12 +43,18 @@ BW2=$(awk '/threads 2/ {print $4}' "$W/membw.txt")
 BW1=$(awk '/threads 1/ {print $4}' "$W/membw.txt")
 printf "\n%-10s %-6s %-3s %9s %11s %9s %8s %10s %9s\n" model scheme thr ttft_ms decode_tok_s rss_MB MB/token roofline reached
 for entry in "${models[@]}"; do
-  name=${entry%%:*}; ckpt=${entry#*:}
-  for scheme in fp w8a8 w8a16; do
+  IFS=: read -r name ckpt schemes <<<"$entry"
+  # Encoder-decoder: fewer decode steps (slow), no roofline (the encoder's
+  # weights are not read per decoded token).
+  steps=129; reps=3; encdec=0
+  if [ "$name" = mu330m ]; then steps=33; reps=2; encdec=1; fi
+  for scheme in ${schemes//,/ }; do
     art="$W/$name-$scheme.mub"
     if [ ! -f "$art" ]; then
       if [ $scheme = fp ]; then
         $T/mu-compile "$ckpt" -o "$art" >/dev/null
+      elif [ $scheme = w8 ]; then
+        $T/mu-compile "$ckpt" --quant=w8 -o "$art" >/dev/null
       elif [ -f "$CALIB" ]; then
         $T/mu-compile "$ckpt" --quant=$scheme --calib "$CALIB" --calib-seqs 8 --calib-len 128 -o "$art" >/dev/null
       else
@@ -49,12 +63,12 @@ for entry in "${models[@]}"; do
     fi
     mb=$(stat -c %s "$art" | awk '{printf "%.1f", $1/1e6}')
     for thr in 1 2; do
-      best=$($PY - "$T/mu-run" "$art" "$thr" "$IDS" <<'PYEOF'
+      best=$($PY - "$T/mu-run" "$art" "$thr" "$IDS" "$steps" "$reps" <<'PYEOF'
 import json, subprocess, sys
-run, art, thr, ids = sys.argv[1:]
+run, art, thr, ids, steps, reps = sys.argv[1:]
 res = []
-for _ in range(3):
-    out = subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "129", "--greedy", "--ignore-eos",
+for _ in range(int(reps)):
+    out = subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", steps, "--greedy", "--ignore-eos",
                           "--json"], capture_output=True, text=True, check=True).stdout
     res.append(json.loads(out))
 print(min(r["ttft_ms"] for r in res), max(r["tokens_per_s"] for r in res),
@@ -65,11 +79,13 @@ PYEOF
       bw=$([ $thr = 1 ] && echo "$BW1" || echo "$BW2")
       roof=$(awk -v b="$bw" -v m="$mb" 'BEGIN {printf "%.0f", b * 1000 / m}')
       frac=$(awk -v t="$tps" -v r="$roof" 'BEGIN {printf "%.0f%%", 100 * t / r}')
+      if [ $encdec = 1 ]; then roof=n/a; frac=n/a; fi
       printf "%-10s %-6s %-3s %9.1f %11.1f %9.1f %8s %10s %9s\n" "$name" "$scheme" "$thr" "$ttft" "$tps" "$rss" "$mb" "$roof" "$frac"
     done
   done
 done
-echo "(roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token)"
+echo "(roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token;"
+echo " mu330m: TTFT = encoder over the 64-token source + first decoder step)"
 
 # ONNX Runtime, same checkpoints and prompt: whole-sequence graph (all 64
 # positions' logits; these ONNX files have no KV-cache inputs, so ORT decode
@@ -79,7 +95,8 @@ if command -v node >/dev/null && { [ -d "$ORT/node_modules/onnxruntime-node" ] |
      (mkdir -p "$ORT" && cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node@1.30.0 >/dev/null 2>&1); }; then
   printf "\n%-10s %-3s %14s %14s %8s\n" model thr ort_fp32_ms mu_fp16w_ms ort/mu
   for entry in "${models[@]}"; do
-    name=${entry%%:*}; ckpt=${entry#*:}
+    IFS=: read -r name ckpt schemes <<<"$entry"
+    [[ "$ckpt" == *.onnx ]] || continue
     for thr in 1 2; do
       ort=$(NODE_PATH="$ORT/node_modules" node test/bench/ort-prefill.js "$ckpt" $thr 64 5 |
             $PY -c "import json,sys; print(json.load(sys.stdin)['prefill_ms'])")
@@ -98,3 +115,15 @@ PYEOF
 else
   echo "(ONNX Runtime comparison skipped: node or the onnxruntime-node package is not available)"
 fi
+
+# Size: the runtime alone (-DMU_RUNTIME_ONLY=ON -DMU_RUNTIME_SHARED=ON,
+# Release, every x86 kernel family), stripped.
+RT=$B/bench/rt-size
+if [ ! -f "$RT/tools/mu-run" ] || [ ! -f "$RT/lib/Runtime/libmu_runtime.so" ]; then
+  cmake -S . -B "$RT" -G Ninja -DMU_RUNTIME_ONLY=ON -DMU_RUNTIME_SHARED=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$RT" -j 2 >/dev/null
+strip -o "$RT/libmu_runtime.stripped.so" "$RT/lib/Runtime/libmu_runtime.so"
+strip -o "$RT/mu-run.stripped" "$RT/tools/mu-run"
+printf "\nstripped libmu_runtime.so: %d KB; stripped mu-run (static runtime, CLI11): %d KB\n" \
+  $(( $(stat -c %s "$RT/libmu_runtime.stripped.so") / 1024 )) $(( $(stat -c %s "$RT/mu-run.stripped") / 1024 ))
