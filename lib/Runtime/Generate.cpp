@@ -15,38 +15,58 @@ int Sampler::sample(const float *logits, int n) {
   int best = int(std::max_element(logits, logits + n) - logits);
   if (opts_.greedy || opts_.temperature <= 0.0f)
     return best;
-  std::vector<int> idx(n);
+  // Candidates: every token, or the k most likely (as a set, unordered).
+  // Order: probability descending, ties by id (a total order, so a sorted
+  // prefix is the same however far the sort went).
+  auto before = [&](int a, int b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  std::vector<int> &idx = candidates_;
+  idx.resize(size_t(n));
   std::iota(idx.begin(), idx.end(), 0);
   int k = opts_.topK > 0 ? std::min(opts_.topK, n) : n;
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                    [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-  idx.resize(k);
-  std::vector<double> p(k);
-  double mx = logits[idx[0]], sum = 0;
-  for (int i = 0; i < k; ++i) {
-    p[i] = std::exp((double(logits[idx[i]]) - mx) / opts_.temperature);
-    sum += p[i];
+  if (k < n) {
+    std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), before);
+    idx.resize(size_t(k));
   }
+  const double mx = logits[best], t = opts_.temperature;
+  auto weight = [&](int id) { return std::exp((double(logits[id]) - mx) / t); };
+  double sum = 0;
+  for (int id : idx)
+    sum += weight(id);
+  // Sort lazily: [0, sorted) is in order; grow it geometrically on demand.
+  int sorted = 0;
+  auto ensure = [&](int i) {
+    while (i >= sorted) {
+      int next = std::min(k, std::max(64, 2 * sorted));
+      std::partial_sort(idx.begin() + sorted, idx.begin() + next, idx.end(), before);
+      sorted = next;
+    }
+  };
   // Nucleus: the smallest prefix whose mass reaches top_p.
   int keep = k;
+  double total = sum;
   if (opts_.topP < 1.0f) {
     double acc = 0;
     for (int i = 0; i < k; ++i) {
-      acc += p[i] / sum;
-      if (acc >= opts_.topP) {
+      ensure(i);
+      acc += weight(idx[size_t(i)]);
+      if (acc / sum >= opts_.topP) {
         keep = i + 1;
+        total = acc;
         break;
       }
     }
   }
-  double total = std::accumulate(p.begin(), p.begin() + keep, 0.0);
   double r = std::uniform_real_distribution<double>(0.0, total)(rng_);
   for (int i = 0; i < keep; ++i) {
-    r -= p[i];
+    ensure(i);
+    r -= weight(idx[size_t(i)]);
     if (r <= 0)
-      return idx[i];
+      return idx[size_t(i)];
   }
-  return idx[keep - 1];
+  ensure(keep - 1);
+  return idx[size_t(keep - 1)];
 }
 
 Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, int64_t &vocab) {

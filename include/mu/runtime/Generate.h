@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <random>
+#include <vector>
 
 namespace mu {
 namespace rt {
@@ -20,7 +21,9 @@ struct SamplingOptions {
   uint64_t seed = 0;
 };
 
-/// Picks the next token from logits. Deterministic for a given seed.
+/// Picks the next token from logits. Deterministic for a given seed. The
+/// candidates are ordered by probability only as far as the draw needs
+/// (a few dozen tokens, typically), never by a full sort of the vocabulary.
 class Sampler {
 public:
   explicit Sampler(const SamplingOptions &o) : opts_(o), rng_(o.seed) {}
@@ -29,6 +32,7 @@ public:
 private:
   SamplingOptions opts_;
   std::mt19937_64 rng_;
+  std::vector<int> candidates_; ///< reused across calls (no allocation per token)
 };
 
 struct GenerateStats {
