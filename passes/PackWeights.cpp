@@ -35,11 +35,11 @@ bool packableWeightType(Type t) {
   return false;
 }
 
-/// An int8 or int16 quantized activation (what the packed kernels read).
+/// An 8- or 16-bit quantized activation, signed or unsigned (what the
+/// packed kernels read).
 bool integerActivation(Type t) {
   auto q = dyn_cast<mlir::quant::UniformQuantizedType>(cast<RankedTensorType>(t).getElementType());
-  return q && q.isSigned() &&
-         (q.getStorageTypeIntegralWidth() == 8 || q.getStorageTypeIntegralWidth() == 16);
+  return q && (q.getStorageTypeIntegralWidth() == 8 || q.getStorageTypeIntegralWidth() == 16);
 }
 
 /// Whether every read of the quantized view `v` is a packable one, and at

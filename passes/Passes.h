@@ -9,10 +9,14 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mu/Quant/Calibration.h"
+#include "mu/Target/Target.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace mu {
+
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
@@ -39,6 +43,12 @@ std::unique_ptr<mlir::Pass>
 createSmoothQuant(const SmoothQuantOptions &options,
                   std::shared_ptr<const quant::CalibrationStats> stats,
                   std::shared_ptr<quant::SmoothingFactors> factors);
+
+/// mu-check-target with an in-memory target; `result` (if given) receives
+/// the violations and the partition summary.
+std::unique_ptr<mlir::Pass>
+createCheckTarget(const CheckTargetOptions &options, std::shared_ptr<const target::Target> target,
+                  std::shared_ptr<target::TargetCheckResult> result);
 
 /// Adds the transformer fusion pipeline (canonicalize, then each fusion in
 /// dependency order, then CSE) to `pm`.

@@ -161,7 +161,10 @@ def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
     tensor (with `block-size`: a sub-channel type with one scale per block of
     that many input elements). Each row's (block's) scale minimizes the
     squared reconstruction error over
-    clipping ranges (50%..100% of max|w|). Kernels dequantize rows on load.
+    clipping ranges (50%..100% of max|w|). Target rules: `per-tensor` gives
+    one scale per weight (searched over the whole matrix), `power-of-two`
+    rounds the search to scales 2^k (the covering power or one of the two
+    below it, by error). Kernels dequantize rows on load.
     A tied embedding/LM-head table is quantized once and shared.
   }];
   let options = [Option<"bits", "bits", "int", "8", "weight bits (8 or 16)">,
@@ -172,7 +175,11 @@ def QuantizeWeights : Pass<"mu-quantize-weights", "mlir::ModuleOp"> {
                  Option<"gptq", "gptq", "bool", "true",
                         "with statistics: GPTQ rounding where a Gram matrix exists">,
                  Option<"biasCorrection", "bias-correction", "bool", "false",
-                        "with statistics: add (W - Wq) E[x] to each linear's bias">];
+                        "with statistics: add (W - Wq) E[x] to each linear's bias">,
+                 Option<"perTensor", "per-tensor", "bool", "false",
+                        "one scale per weight (a target without per-channel weights)">,
+                 Option<"powerOfTwo", "power-of-two", "bool", "false",
+                        "scales are powers of two (e.g. AMD XINT8)">];
   let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
 }
 
@@ -215,7 +222,7 @@ def PackWeights : Pass<"mu-pack-weights", "mlir::ModuleOp"> {
   let summary = "mark int8 weights for the packed kernel layout (I8N16K4)";
   let description = [{
     On quantized muk kernel programs: a 2-d symmetric int8 constant read only
-    as the weight of integer `muk.linear`s (int8/int16 input, per-tensor or
+    as the weight of integer `muk.linear`s (8/16-bit input, signed or unsigned, per-tensor or
     per-output-channel weight scales) and possibly as the table of
     `muk.gather` (a tied embedding) gets `muk.layout = "i8n16k4"`. The `.mub`
     writer then stores it in tiles of 16 channels x 4 inputs plus int32 row
@@ -224,6 +231,46 @@ def PackWeights : Pass<"mu-pack-weights", "mlir::ModuleOp"> {
     block-wise weights stay row-major.
   }];
   let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
+}
+
+def CheckTarget : Pass<"mu-check-target", "mlir::ModuleOp"> {
+  let summary = "check kernel programs against a target file; partition onto target and CPU";
+  let description = [{
+    On quantized muk kernel programs: every kernel op must be listed in the
+    target's `ops` (or covered by `"*"`), with each operand's and result's
+    element class (float, i8, u8, i16, u16, i32, i64, bool) allowed for its
+    role (inputs; weights = constant operands; outputs) and ranks within
+    `shapes.max_rank`; quantized tensors must follow the scheme's encodings
+    (signed or unsigned activations, symmetric zero points, per-tensor
+    activations, weight granularity, block sizes, power-of-two scales) and
+    the target's fixed output encodings (sigmoid, tanh, softmax). All
+    violations are collected with the op's node name. With CPU fallback
+    (the target's `fallback.cpu`, unless `no-fallback`), each violating op
+    gets `muk.device = "cpu"` and the artifact records the partition;
+    otherwise each violation is an error and the pass fails.
+  }];
+  let options = [Option<"targetFile", "target-file", "std::string", "\"\"",
+                        "target description (JSON, docs/targets.md)">,
+                 Option<"scheme", "scheme", "std::string", "\"\"",
+                        "quantization scheme whose encodings to check (default: the target's)">,
+                 Option<"noFallback", "no-fallback", "bool", "false",
+                        "violations are errors even if the target allows CPU fallback">];
+  let dependentDialects = ["muk::MukDialect", "mlir::quant::QuantDialect"];
+}
+
+def RoundFloat : Pass<"mu-round-float", "mlir::ModuleOp"> {
+  let summary = "emulate a target's FP16/BF16 float precision (round kernel outputs)";
+  let description = [{
+    Every f32 result of an arithmetic kernel that runs on the target (no
+    `muk.device = "cpu"` from mu-check-target) goes through `muk.round`
+    (to `precision` and back: ints [1] FP16, [2] BF16), so consumers see values representable in the target's precision
+    (round to nearest even), as on an NPU that computes float regions in
+    FP16 or BF16. Data movement, casts, quantize and shape kernels are not
+    rounded again. `precision=f32` does nothing.
+  }];
+  let options = [Option<"precision", "precision", "std::string", "\"f16\"",
+                        "f32, f16 or bf16">];
+  let dependentDialects = ["muk::MukDialect"];
 }
 
 #endif // MU_PASSES_TD

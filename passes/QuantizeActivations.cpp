@@ -75,9 +75,10 @@ struct QuantizeActivationsPass
 
   /// The !quant.uniform element type of an activation range.
   Type quantType(const mu::quant::ActivationRange &r) {
-    mu::quant::QParams p = mu::quant::chooseParams({r.lo, r.hi}, r.bits, r.symmetric);
+    mu::quant::QParams p = mu::quant::chooseParams({r.lo, r.hi}, r.encoding());
     return mlir::quant::UniformQuantizedType::get(
-        mlir::quant::QuantizationFlags::Signed, IntegerType::get(&getContext(), r.bits),
+        r.isUnsigned ? 0u : unsigned(mlir::quant::QuantizationFlags::Signed),
+        IntegerType::get(&getContext(), r.bits),
         Float32Type::get(&getContext()), p.scale, p.zeroPoint, p.qmin, p.qmax);
   }
 
@@ -87,12 +88,13 @@ struct QuantizeActivationsPass
     SmallVector<int64_t> zps;
     mu::quant::QParams p;
     for (size_t c = 0; c < r.channelLo.size(); ++c) {
-      p = mu::quant::chooseParams({r.channelLo[c], r.channelHi[c]}, r.bits, r.symmetric);
+      p = mu::quant::chooseParams({r.channelLo[c], r.channelHi[c]}, r.encoding());
       scales.push_back(p.scale);
       zps.push_back(p.zeroPoint);
     }
     return mlir::quant::UniformQuantizedPerAxisType::get(
-        mlir::quant::QuantizationFlags::Signed, IntegerType::get(&getContext(), r.bits),
+        r.isUnsigned ? 0u : unsigned(mlir::quant::QuantizationFlags::Signed),
+        IntegerType::get(&getContext(), r.bits),
         Float32Type::get(&getContext()), scales, zps, axis, p.qmin, p.qmax);
   }
 

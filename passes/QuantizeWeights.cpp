@@ -148,9 +148,14 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
           int64_t unitCols = blocked ? int64_t(blockSize) : cols;
           const mu::quant::TensorStats *g =
               blocked || !gptq ? nullptr : gramFor(c, cols, names);
+          const bool constrained = !blocked && (perTensor || powerOfTwo);
           mu::quant::RowQuantResult r =
-              g ? mu::quant::quantizeRowsGptq(w.data(), rows, cols, bits, g->gram.data())
-                : mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
+              constrained
+                  ? mu::quant::quantizeRowsConstrained(w.data(), rows, cols, bits,
+                                                       {perTensor, powerOfTwo},
+                                                       g ? g->gram.data() : nullptr)
+              : g ? mu::quant::quantizeRowsGptq(w.data(), rows, cols, bits, g->gram.data())
+                  : mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
           Type storage = b.getIntegerType(bits);
           size_t es = bits / 8;
           AsmResourceBlob blob = HeapAsmResourceBlob::allocate(r.q.size() * es, 64);
@@ -191,6 +196,10 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
                 ArrayRef<int32_t>{0, 1}, ArrayRef<int64_t>{1, blockSize}, -m, m);
             if (!qt)
               return signalPassFailure();
+          } else if (perTensor) {
+            qt = mlir::quant::UniformQuantizedType::get(mlir::quant::QuantizationFlags::Signed,
+                                                        storage, b.getF32Type(), scales[0], 0,
+                                                        -m, m);
           } else {
             qt = mlir::quant::UniformQuantizedPerAxisType::get(
                 mlir::quant::QuantizationFlags::Signed, storage, b.getF32Type(), scales, zps,

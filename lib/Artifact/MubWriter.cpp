@@ -42,8 +42,8 @@ std::optional<mub::DType> dtypeOf(Type t) {
   if (auto q = dyn_cast<mlir::quant::QuantizedType>(t)) {
     if (q.getStorageTypeIntegralWidth() == 8)
       return q.isSigned() ? mub::DType::I8 : mub::DType::U8;
-    if (q.getStorageTypeIntegralWidth() == 16 && q.isSigned())
-      return mub::DType::I16;
+    if (q.getStorageTypeIntegralWidth() == 16)
+      return q.isSigned() ? mub::DType::I16 : mub::DType::U16;
     if (q.getStorageTypeIntegralWidth() == 32 && q.isSigned())
       return mub::DType::I32;
     return std::nullopt;
@@ -63,7 +63,7 @@ std::optional<mub::DType> dtypeOf(Type t) {
 size_t elemBytes(mub::DType t) {
   switch (t) {
   case mub::DType::F32: case mub::DType::I32: return 4;
-  case mub::DType::F16: case mub::DType::BF16: case mub::DType::I16: return 2;
+  case mub::DType::F16: case mub::DType::BF16: case mub::DType::I16: case mub::DType::U16: return 2;
   case mub::DType::I64: return 8;
   default: return 1;
   }
@@ -195,6 +195,7 @@ struct InstrRec {
   std::vector<int32_t> ins, outs;
   std::vector<int64_t> ints;
   std::vector<float> floats;
+  mub::Device device = mub::Device::Target;
 };
 
 struct ProgramRec {
@@ -415,6 +416,8 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
       return fail(&op, "not a kernel op (run mu-lower-to-kernels)");
     InstrRec in;
     in.op = *code;
+    if (op.hasAttr("muk.device"))
+      in.device = mub::Device::HostCpu;
     ArrayRef<int32_t> absent;
     if (auto a = op.getAttrOfType<DenseI32ArrayAttr>("absent"))
       absent = a.asArrayRef();
@@ -467,10 +470,22 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       q.blockSize = opts.weightBlock;
       q.gptq = opts.gptq;
       q.biasCorrection = opts.biasCorrection;
+      q.perTensor = opts.weightPerTensor;
+      q.powerOfTwo = opts.weightPowerOfTwo;
       pm.addPass(createQuantizeWeights(q, opts.calibration));
     }
     if (opts.activationRanges)
       pm.addPass(createQuantizeActivations({}, opts.activationRanges));
+    if (opts.targetRules) {
+      CheckTargetOptions c;
+      c.scheme = opts.targetScheme;
+      c.noFallback = opts.noFallback;
+      pm.addPass(createCheckTarget(c, opts.targetRules, opts.targetCheck));
+      RoundFloatOptions r;
+      r.precision = target::floatPrecisionName(opts.targetRules->floatPrecision);
+      if (r.precision != "f32")
+        pm.addPass(createRoundFloat(r));
+    }
     if (opts.packWeights)
       pm.addPass(createPackWeights());
     PlanMemoryOptions planOpts;
@@ -524,7 +539,8 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
     for (const InstrRec &in : p.instrs)
       is.push_back(mub::CreateInstr(fb, in.op, fb.CreateVector(in.ins), fb.CreateVector(in.outs),
                                     in.ints.empty() ? 0 : fb.CreateVector(in.ints),
-                                    in.floats.empty() ? 0 : fb.CreateVector(in.floats)));
+                                    in.floats.empty() ? 0 : fb.CreateVector(in.floats),
+                                    in.device));
     progs.push_back(mub::CreateProgram(fb, fb.CreateString(p.name), fb.CreateVector(p.inputs),
                                        fb.CreateVector(p.outputs), fb.CreateVector(ts),
                                        fb.CreateVector(is), p.arena));
@@ -558,11 +574,26 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
                                td.unkId);
   }
   std::string version = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
+  // Numerics beyond the base spec, so a runtime without them refuses.
+  std::vector<std::string> numerics;
+  if (opts.targetRules) {
+    const target::SchemeRule *s = opts.targetRules->scheme(opts.targetScheme);
+    if (opts.targetRules->floatPrecision != target::FloatPrecision::F32)
+      numerics.push_back(std::string(target::floatPrecisionName(opts.targetRules->floatPrecision)) +
+                         "-float");
+    if (s && s->activations && s->activations->encoding == target::ActEncoding::UintAsymmetric)
+      numerics.push_back("uint-activations");
+    if (s && ((s->activations && s->activations->powerOfTwo) || s->weights.powerOfTwo))
+      numerics.push_back("power-of-two-scales");
+  }
+  std::vector<flatbuffers::Offset<flatbuffers::String>> numericsFb;
+  for (const std::string &n : numerics)
+    numericsFb.push_back(fb.CreateString(n));
   auto model = mub::CreateModel(
       fb, kMubFormatVersion, fb.CreateString(version), fb.CreateString(opts.sourceSha256),
       fb.CreateString(opts.target), fb.CreateString(opts.architecture), fb.CreateVector(kvs),
       fb.CreateVector(progs), fb.CreateVector(states), fb.CreateVector(segs), tok, int32_t(opts.maxSeq),
-      int32_t(opts.maxCtx));
+      int32_t(opts.maxCtx), numericsFb.empty() ? 0 : fb.CreateVector(numericsFb));
   mub::FinishModelBuffer(fb, model);
 
   MubHeader &h = art.header;

@@ -130,6 +130,28 @@ const char *rangeMethodName(RangeMethod m) {
   return "?";
 }
 
+QParams chooseParams(Range r, const Encoding &e) {
+  if (!e.isUnsigned && !e.powerOfTwo)
+    return chooseParams(r, e.bits, e.symmetric);
+  QParams p;
+  if (e.powerOfTwo) {
+    // Symmetric, scale = the smallest power of two whose narrow range
+    // covers max|x| (the caller searches smaller exponents for less error).
+    p = chooseParams(r, e.bits, true);
+    double amax = p.scale * double(p.qmax);
+    p.scale = amax > 0 ? std::exp2(std::ceil(std::log2(amax / double(p.qmax)))) : 1.0;
+    return p;
+  }
+  // Unsigned asymmetric: [0, 2^b - 1] with an integer zero point, the
+  // signed full-range parameters shifted by 2^(b-1).
+  p = chooseParams(r, e.bits, false);
+  int64_t half = int64_t(1) << (e.bits - 1);
+  p.zeroPoint += half;
+  p.qmin += half;
+  p.qmax += half;
+  return p;
+}
+
 QParams chooseParams(Range r, int bits, bool symmetric) {
   QParams p;
   double lo = std::min(r.lo, 0.0), hi = std::max(r.hi, 0.0);
@@ -282,7 +304,7 @@ Range chooseRange(const TensorStats &s, const RangeOptions &o) {
     for (int k = 0; k <= 90; ++k) {
       double a = 1.0 - 0.01 * k;
       Range c{full.lo * a, full.hi * a};
-      double e = histogramError(s, chooseParams(c, o.bits, o.symmetric));
+      double e = histogramError(s, chooseParams(c, Encoding{o.bits, o.symmetric, o.isUnsigned}));
       if (e < best) {
         best = e;
         r = c;
@@ -476,6 +498,10 @@ std::string rangesToJson(const ActivationRanges &ranges) {
   for (const auto &[name, r] : ranges)
   {
     llvm::json::Object o{{"lo", r.lo}, {"hi", r.hi}, {"bits", r.bits}, {"symmetric", r.symmetric}};
+    if (r.isUnsigned)
+      o["unsigned"] = true;
+    if (r.powerOfTwo)
+      o["power_of_two"] = true;
     if (!r.channelLo.empty()) {
       o["channel_lo"] = llvm::json::Array(r.channelLo);
       o["channel_hi"] = llvm::json::Array(r.channelHi);
@@ -514,6 +540,8 @@ bool rangesFromJson(const std::string &text, ActivationRanges &out, std::string 
     r.hi = *hi;
     r.bits = bits ? int(*bits) : 8;
     r.symmetric = o->getBoolean("symmetric").value_or(false);
+    r.isUnsigned = o->getBoolean("unsigned").value_or(false);
+    r.powerOfTwo = o->getBoolean("power_of_two").value_or(false);
     const llvm::json::Array *cl = o->getArray("channel_lo"), *ch = o->getArray("channel_hi");
     if (cl || ch) {
       if (!cl || !ch || cl->size() != ch->size()) {

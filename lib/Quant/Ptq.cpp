@@ -123,12 +123,52 @@ ActivationRange makeRange(const TensorStats &st, const PtqOptions &o, int bits, 
   RangeOptions ro = o.range;
   ro.bits = bits;
   ro.symmetric = o.symmetric;
+  ro.isUnsigned = o.unsignedActivations;
   // Tensors promoted to 16 bits keep their full range: at 16 bits clipping
   // costs more than resolution.
   if (bits != o.activationBits)
     ro.method = RangeMethod::MinMax;
   Range r = chooseRange(st, ro);
-  ActivationRange a{r.lo, r.hi, bits, o.symmetric, {}, {}};
+  if (o.minRange > 0 && r.hi - r.lo < o.minRange) {
+    // A target's minimum real range (e.g. 1e-4 on HTP): widen around the data.
+    double grow = o.minRange - (r.hi - r.lo);
+    if (r.lo == 0)
+      r.hi += grow;
+    else if (r.hi == 0)
+      r.lo -= grow;
+    else {
+      r.lo -= grow / 2;
+      r.hi += grow / 2;
+    }
+  }
+  ActivationRange a;
+  a.lo = r.lo;
+  a.hi = r.hi;
+  a.bits = bits;
+  a.symmetric = o.symmetric || o.powerOfTwo;
+  a.isUnsigned = o.unsignedActivations;
+  a.powerOfTwo = o.powerOfTwo;
+  if (o.powerOfTwo) {
+    // The range search re-run under the constraint: candidates are the
+    // power-of-two scale covering the chosen range and the next two smaller
+    // ones (clipping more, rounding less); keep the least squared error
+    // over the histogram, and store the range that scale covers exactly.
+    Encoding e = a.encoding();
+    QParams best = chooseParams(r, e);
+    double bestErr = histogramError(st, best);
+    for (int k = 1; k <= 2; ++k) {
+      QParams c = best;
+      c.scale = chooseParams(r, e).scale / double(int64_t(1) << k);
+      double err = histogramError(st, c);
+      if (err < bestErr) {
+        bestErr = err;
+        best = c;
+      }
+    }
+    a.lo = -best.scale * double(best.qmax);
+    a.hi = best.scale * double(best.qmax);
+    return a;
+  }
   // Per-channel min-max ranges are tight: values a little outside what
   // calibration saw are clipped. Worth it for 8-bit resolution only; 16-bit
   // tensors use one (full) range.
@@ -162,9 +202,9 @@ struct Simulator {
     ActivationRange a = makeRange(stats.tensors.at(name), opts, bits, perChannel.count(name) > 0);
     std::vector<QParams> ps;
     if (a.channelLo.empty())
-      ps.push_back(chooseParams({a.lo, a.hi}, bits, a.symmetric));
+      ps.push_back(chooseParams({a.lo, a.hi}, a.encoding()));
     for (size_t c = 0; c < a.channelLo.size(); ++c)
-      ps.push_back(chooseParams({a.channelLo[c], a.channelHi[c]}, bits, a.symmetric));
+      ps.push_back(chooseParams({a.channelLo[c], a.channelHi[c]}, a.encoding()));
     return params[key] = ps;
   }
 
@@ -319,6 +359,8 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   MubOptions fopts = floatOptions;
   fopts.weightBits = 0;
   fopts.activationRanges = nullptr;
+  fopts.targetRules = nullptr; // calibrate the plain FP32 model
+  fopts.targetCheck = nullptr;
   if (o.calibLength > fopts.maxSeq)
     fopts.maxSeq = o.calibLength;
   MubArtifact art;
@@ -506,6 +548,8 @@ bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::str
             const ActivationRanges *ranges, const ReportRequest &req, std::string &error) {
   MubOptions fopts = floatOptions;
   fopts.weightBits = 0;
+  fopts.targetRules = nullptr; // the reference: the plain FP32 model
+  fopts.targetCheck = nullptr;
   fopts.weightBlock = 0;
   fopts.activationRanges = nullptr;
   fopts.calibration = nullptr;

@@ -96,9 +96,84 @@ RowQuantResult quantizeRowsMaxAbs(const float *w, int64_t rows, int64_t cols, in
   return quantizeRows(w, rows, cols, bits, false);
 }
 
+namespace {
+
+/// Rounds every row to nearest with the scales already in `r`.
+void roundNearest(const float *w, int64_t rows, int64_t cols, int bits, RowQuantResult &r) {
+  double signal = 0, noise = 0;
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t i = 0; i < cols; ++i) {
+      float s = r.scales[size_t(row)];
+      float x = w[row * cols + i];
+      int64_t q = quantizeSymmetric(x, s, bits);
+      r.q[size_t(row * cols + i)] = int32_t(q);
+      double d = x - double(q) * s;
+      signal += double(x) * x;
+      noise += d * d;
+    }
+  r.sqnrDb = noise == 0 ? std::numeric_limits<double>::infinity()
+                        : 10.0 * std::log10(signal / noise);
+}
+
+void gptqRound(const float *w, int64_t rows, int64_t cols, int bits, const double *gram,
+               double damp, RowQuantResult &r);
+
+} // namespace
+
 RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int bits,
                                 const double *gram, double damp) {
   RowQuantResult r = quantizeRows(w, rows, cols, bits, true); // scales (and fallback)
+  gptqRound(w, rows, cols, bits, gram, damp, r);
+  return r;
+}
+
+RowQuantResult quantizeRowsConstrained(const float *w, int64_t rows, int64_t cols, int bits,
+                                       const ScaleRule &rule, const double *gram, double damp) {
+  if (!rule.perTensor && !rule.powerOfTwo)
+    return gram ? quantizeRowsGptq(w, rows, cols, bits, gram, damp)
+                : quantizeRowsMse(w, rows, cols, bits);
+  RowQuantResult r;
+  r.q.resize(size_t(rows * cols));
+  if (rule.perTensor) {
+    RowQuantResult all = quantizeRows(w, 1, rows * cols, bits, true);
+    r.scales.assign(size_t(rows), all.scales[0]);
+  } else {
+    r.scales = quantizeRows(w, rows, cols, bits, true).scales;
+  }
+  if (rule.powerOfTwo) {
+    // Per scale group (the matrix, or each row): the power of two covering
+    // max|w| and the two below it, by squared error.
+    int64_t groups = rule.perTensor ? 1 : rows, span = rule.perTensor ? rows * cols : cols;
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *x = w + g * span;
+      double amax = 0;
+      for (int64_t i = 0; i < span; ++i)
+        amax = std::max(amax, double(std::fabs(x[i])));
+      double top = amax > 0 ? std::exp2(std::ceil(std::log2(amax / double(qmax(bits))))) : 1.0;
+      double best = top, bestErr = rowError(x, span, top, bits);
+      for (int k = 1; k <= 2; ++k) {
+        double e = rowError(x, span, top / double(1 << k), bits);
+        if (e < bestErr) {
+          bestErr = e;
+          best = top / double(1 << k);
+        }
+      }
+      if (rule.perTensor)
+        r.scales.assign(size_t(rows), float(best));
+      else
+        r.scales[size_t(g)] = float(best);
+    }
+  }
+  roundNearest(w, rows, cols, bits, r);
+  if (gram)
+    gptqRound(w, rows, cols, bits, gram, damp, r);
+  return r;
+}
+
+namespace {
+
+void gptqRound(const float *w, int64_t rows, int64_t cols, int bits, const double *gram,
+               double damp, RowQuantResult &r) {
   using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const Mat> G(gram, cols, cols);
   // Act-order: round the columns with the most input energy first, while
@@ -121,7 +196,7 @@ RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int 
     meanDiag += H(k, k);
   meanDiag /= double(cols);
   if (!(meanDiag > 0))
-    return r;
+    return;
   for (int64_t k = 0; k < cols; ++k) {
     if (H(k, k) <= 0)
       H(k, k) = 1;
@@ -130,11 +205,11 @@ RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int 
   // U: upper Cholesky factor of H^-1 (H^-1 = U^T U).
   Eigen::LLT<Mat> llt(H);
   if (llt.info() != Eigen::Success)
-    return r;
+    return;
   Mat Hinv = llt.solve(Mat::Identity(cols, cols));
   Eigen::LLT<Mat> lltInv(Hinv);
   if (lltInv.info() != Eigen::Success)
-    return r;
+    return;
   Mat U = lltInv.matrixU();
   int64_t m = qmax(bits);
   Eigen::VectorXd err(rows);
@@ -157,8 +232,9 @@ RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int 
       den += e * e;
     }
   r.sqnrDb = den > 0 ? 10 * std::log10(num / den) : 200;
-  return r;
 }
+
+} // namespace
 
 } // namespace quant
 } // namespace mu

@@ -38,6 +38,7 @@ void toFloat(const rt::TensorRef &t, std::vector<float> &out) {
     case rt::DType::I8: v = static_cast<const int8_t *>(t.data)[i]; break;
     case rt::DType::U8: v = static_cast<const uint8_t *>(t.data)[i]; break;
     case rt::DType::I16: v = static_cast<const int16_t *>(t.data)[i]; break;
+    case rt::DType::U16: v = static_cast<const uint16_t *>(t.data)[i]; break;
     default: break;
     }
     if (q) {

@@ -86,6 +86,7 @@ double loadRaw(const TensorRef &t, int64_t i) {
   case DType::I16: return static_cast<const int16_t *>(p)[i];
   case DType::I8: return static_cast<const int8_t *>(p)[i];
   case DType::U8: return static_cast<const uint8_t *>(p)[i];
+  case DType::U16: return static_cast<const uint16_t *>(p)[i];
   case DType::Bool: return static_cast<const uint8_t *>(p)[i] ? 1.0 : 0.0;
   }
   return 0;
@@ -117,6 +118,7 @@ void storeD(TensorRef &t, int64_t i, double v) {
   case DType::I16: static_cast<int16_t *>(p)[i] = int16_t(v); break;
   case DType::I8: static_cast<int8_t *>(p)[i] = int8_t(v); break;
   case DType::U8: static_cast<uint8_t *>(p)[i] = uint8_t(v); break;
+  case DType::U16: static_cast<uint16_t *>(p)[i] = uint16_t(v); break;
   case DType::Bool: static_cast<uint8_t *>(p)[i] = v != 0.0; break;
   }
 }
@@ -286,6 +288,7 @@ bool opcodeArity(mub::OpCode op, Arity &a) {
   case OpCode::Rope: a = {3, 3, 1, 1}; return true;
   case OpCode::Attention: a = {6, 6, 1, 3}; return true;
   case OpCode::Quantize: case OpCode::Dequantize: a = {1, 1, 1, 1}; return true;
+  case OpCode::Round: a = {1, 1, 1, 1}; return true;
   default: return false;
   }
 }
@@ -303,7 +306,8 @@ bool axisOk(int64_t a, size_t rank) { return a >= -int64_t(rank) && a < int64_t(
 
 bool isQuantInt(const TensorRef &t) {
   return t.quant && t.quant->count > 0 &&
-         (t.dtype == DType::I8 || t.dtype == DType::U8 || t.dtype == DType::I16);
+         (t.dtype == DType::I8 || t.dtype == DType::U8 || t.dtype == DType::I16 ||
+          t.dtype == DType::U16);
 }
 bool perTensor(const TensorRef &t) { return t.quant && t.quant->count == 1 && t.quant->blockSize == 0; }
 } // namespace
@@ -366,6 +370,10 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
     }
     if (!f32(x) || !f32(&o))
       return bad("input and output must be f32 (or a quantized integer input)");
+    return Status::success();
+  case OpCode::Round:
+    if (!f32(x) || !f32(&o) || ints.size() != 1 || (ints[0] != 1 && ints[0] != 2))
+      return bad("rounds f32 to f32 through FP16 (ints [1]) or BF16 (ints [2])");
     return Status::success();
   case OpCode::Quantize: case OpCode::Dequantize: {
     const TensorRef &q = op == OpCode::Quantize ? o : *x;
@@ -496,7 +504,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   if (isUnary(op) || op == OpCode::Cast || op == OpCode::Softmax ||
-      op == OpCode::Quantize || op == OpCode::Dequantize || op == OpCode::RmsNorm || op == OpCode::LayerNorm || op == OpCode::Rope) {
+      op == OpCode::Quantize || op == OpCode::Dequantize || op == OpCode::RmsNorm ||
+      op == OpCode::LayerNorm || op == OpCode::Rope || op == OpCode::Round) {
     out[0] = shp(0);
     return Status::success();
   }
@@ -958,6 +967,7 @@ void convertQuant(OpCode op, const TensorRef &x, TensorRef &o) {
     case DType::I8: run(static_cast<int8_t *>(qd)); return;
     case DType::U8: run(static_cast<uint8_t *>(qd)); return;
     case DType::I16: run(static_cast<int16_t *>(qd)); return;
+    case DType::U16: run(static_cast<uint16_t *>(qd)); return;
     default: break;
     }
   }
@@ -1389,6 +1399,30 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     if (!cpu::fastConvertQuant(op == OpCode::Quantize, *ins[0], o))
       convertQuant(op, *ins[0], o);
     return Status::success();
+  case OpCode::Round: {
+    // A target's float precision (NPUs computing float regions in FP16 or
+    // BF16): round to nearest even, as the IEEE conversion; NaN stays NaN.
+    const float *x = static_cast<const float *>(ins[0]->data);
+    float *y = static_cast<float *>(o.data);
+    int64_t n = o.numel();
+    if (ints[0] == 1) {
+      const float *tab = halfTable();
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = tab[floatToHalf(x[i])];
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t b;
+        std::memcpy(&b, &x[i], 4);
+        if ((b & 0x7fffffffu) > 0x7f800000u)
+          b |= 0x00400000u; // quiet NaN, payload kept
+        else
+          b += 0x7fffu + ((b >> 16) & 1u);
+        b &= 0xffff0000u;
+        std::memcpy(&y[i], &b, 4);
+      }
+    }
+    return Status::success();
+  }
   case OpCode::Linear: {
     const TensorRef &x = *ins[0], &w = *ins[1];
     const TensorRef *bias = ins[2];

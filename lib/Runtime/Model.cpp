@@ -27,16 +27,17 @@ namespace rt {
 size_t dtypeSize(DType t) {
   switch (t) {
   case DType::F32: case DType::I32: return 4;
-  case DType::F16: case DType::BF16: case DType::I16: return 2;
+  case DType::F16: case DType::BF16: case DType::I16: case DType::U16: return 2;
   case DType::I64: return 8;
   default: return 1;
   }
 }
 
 const char *dtypeName(DType t) {
-  static const char *names[] = {"f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool"};
+  static const char *names[] = {"f32", "f16", "bf16", "i64", "i32",
+                                "i16", "i8",  "u8",   "bool", "u16"};
   int i = int(t);
-  return i >= 0 && i < 9 ? names[i] : "?";
+  return i >= 0 && i < 10 ? names[i] : "?";
 }
 
 int64_t TensorRef::numel() const {
@@ -161,6 +162,20 @@ Status Model::verify() {
     return Status::error("FlatBuffer format_version disagrees with the header");
   if (!fb_->programs() || fb_->programs()->size() == 0)
     return Status::error("artifact has no programs");
+  // Target numerics this runtime's reference kernels implement (the FP16 /
+  // BF16 rounding itself is explicit Cast instructions).
+  static const char *const kNumerics[] = {"f16-float", "bf16-float", "uint-activations",
+                                          "power-of-two-scales"};
+  if (fb_->numerics())
+    for (const flatbuffers::String *n : *fb_->numerics()) {
+      std::string s = n ? n->str() : "";
+      if (std::none_of(std::begin(kNumerics), std::end(kNumerics),
+                       [&](const char *k) { return s == k; }))
+        return Status::error("the artifact needs target numerics '" + s +
+                             "', which this runtime does not implement (target '" +
+                             (fb_->target() ? fb_->target()->str() : std::string("?")) +
+                             "'; update libmu_runtime)");
+    }
   uint32_t nseg = fb_->segments() ? fb_->segments()->size() : 0;
   for (uint32_t s = 0; s < nseg; ++s) {
     const mub::Segment *seg = fb_->segments()->Get(s);
@@ -175,7 +190,7 @@ Status Model::verify() {
     const mub::StateBuffer *sb = fb_->states()->Get(k);
     int d = int(sb->dtype());
     uint64_t n = 1;
-    bool ok = sb->name() && sb->max_shape() && d >= 0 && d <= int(mub::DType::Bool);
+    bool ok = sb->name() && sb->max_shape() && d >= 0 && d <= int(mub::DType::U16);
     for (uint32_t j = 0; ok && sb->max_shape() && j < sb->max_shape()->size(); ++j) {
       int64_t v = sb->max_shape()->Get(j);
       ok = v >= 0 && v < (int64_t(1) << 32);
@@ -192,7 +207,7 @@ Status Model::verify() {
     int nt = int(p->tensors()->size());
     for (int i = 0; i < nt; ++i) {
       const mub::Tensor *t = p->tensors()->Get(i);
-      if (int(t->dtype()) < 0 || int(t->dtype()) > int(mub::DType::Bool))
+      if (int(t->dtype()) < 0 || int(t->dtype()) > int(mub::DType::U16))
         return Status::error(tensorDesc(p, i) + ": unknown dtype");
       if (!t->shape() || !t->max_shape() || t->shape()->size() != t->max_shape()->size())
         return Status::error(tensorDesc(p, i) + ": shape and max_shape differ in rank");
@@ -235,7 +250,8 @@ Status Model::verify() {
         bool zpOk = !q->zero_point() || q->zero_point()->size() == 0 || q->zero_point()->size() == ns;
         DType dt = DType(t->dtype());
         if ((!perTensor && !perAxis && !blocked) || !zpOk || bs < 0 ||
-            !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::I32))
+            !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::U16 ||
+              dt == DType::I32))
           return Status::error(tensorDesc(p, i) + ": inconsistent quantization parameters");
       }
       switch (t->storage()) {

@@ -60,6 +60,26 @@ TEST(Calibration, ParamsByHand) {
   EXPECT_EQ(p.qmin, -32767);
 }
 
+TEST(Calibration, TargetEncodings) {
+  // Unsigned asymmetric (QNN HTP): the signed parameters shifted by 2^(b-1).
+  QParams s = chooseParams({-1, 3}, 8, false);
+  QParams u = chooseParams({-1, 3}, Encoding{8, false, true, false});
+  EXPECT_EQ(u.scale, s.scale);
+  EXPECT_EQ(u.zeroPoint, s.zeroPoint + 128);
+  EXPECT_EQ(u.qmin, 0);
+  EXPECT_EQ(u.qmax, 255);
+  QParams u16 = chooseParams({0, 2}, Encoding{16, false, true, false});
+  EXPECT_EQ(u16.zeroPoint, 0);
+  EXPECT_EQ(u16.qmax, 65535);
+  // Power of two (XINT8): symmetric, the smallest 2^k covering max|x|.
+  QParams p = chooseParams({-1, 3}, Encoding{8, true, false, true});
+  EXPECT_EQ(p.scale, 1.0 / 32); // 3/127 = 0.0236 -> 2^-5 = 0.03125
+  EXPECT_EQ(p.zeroPoint, 0);
+  EXPECT_EQ(p.qmax, 127);
+  QParams p2 = chooseParams({-0.5, 0.25}, Encoding{8, true, false, true});
+  EXPECT_EQ(p2.scale, 1.0 / 128); // 0.5/127 = 0.00394 > 2^-8: the covering power is 2^-7
+}
+
 TEST(Calibration, RangeMethodsClipOutliers) {
   // 100k Gaussian values plus one huge outlier.
   std::mt19937 rng(1);
@@ -120,11 +140,18 @@ TEST(Calibration, StatsJsonRoundTrip) {
   EXPECT_FALSE(CalibrationStats::fromJson("{\"format\": \"x\"}", back, err));
   EXPECT_FALSE(CalibrationStats::fromJson("not json", back, err));
 
-  ActivationRanges r{{"a", {-1, 2, 8, false, {}, {}}}, {"b", {-3, 3, 16, true, {-1, -3}, {1, 3}}}};
+  ActivationRange ra, rb;
+  ra.lo = -1, ra.hi = 2, ra.bits = 8, ra.isUnsigned = true;
+  rb.lo = -3, rb.hi = 3, rb.bits = 16, rb.symmetric = true, rb.powerOfTwo = true;
+  rb.channelLo = {-1, -3}, rb.channelHi = {1, 3};
+  ActivationRanges r{{"a", ra}, {"b", rb}};
   ActivationRanges r2;
   ASSERT_TRUE(rangesFromJson(rangesToJson(r), r2, err)) << err;
   EXPECT_EQ(r2.at("b").bits, 16);
   EXPECT_TRUE(r2.at("b").symmetric);
+  EXPECT_TRUE(r2.at("b").powerOfTwo);
+  EXPECT_FALSE(r2.at("b").isUnsigned);
+  EXPECT_TRUE(r2.at("a").isUnsigned);
   EXPECT_EQ(r2.at("b").channelHi, (std::vector<double>{1, 3}));
   EXPECT_FALSE(rangesFromJson("{\"format\": \"mu-activation-ranges\", \"tensors\": {\"a\": {\"lo\": 2, \"hi\": 1}}}", r2, err));
 }

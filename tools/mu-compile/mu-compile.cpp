@@ -169,8 +169,27 @@ static cl::opt<bool> biasCorrection("bias-correction",
 static cl::opt<bool> actSymmetric("act-symmetric",
     cl::desc("Symmetric activations (zero point 0, narrow range); default asymmetric"),
     cl::cat(category));
-static cl::opt<std::string> targetName("target", cl::desc("Deployment target (default: cpu)"),
-                                       cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> targetName("target",
+    cl::desc("Deployment target, a shipped target file (targets/<name>/target.json): cpu (the "
+             "default), cpu-x86, cpu-arm, hexagon-htp, intel-npu, amd-xdna. It sets the default "
+             "--quant scheme and the encodings, checks every kernel against the target's ops and "
+             "dtypes, and partitions what it cannot run onto the CPU (docs/targets.md)"),
+    cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> targetFile("target-file",
+    cl::desc("Your own target description (JSON, schema in docs/targets.md; may \"extends\" a "
+             "shipped one); replaces --target"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> noFallback("no-fallback",
+    cl::desc("Ops the target cannot run are errors (all listed), even if the target allows CPU "
+             "fallback"),
+    cl::cat(category));
+enum class Diagnostics { Text, Json };
+static cl::opt<Diagnostics> diagnostics("diagnostics",
+    cl::desc("How target violations and the partition summary are reported on stderr:"),
+    cl::init(Diagnostics::Text),
+    cl::values(clEnumValN(Diagnostics::Text, "text", "lines for people (default)"),
+               clEnumValN(Diagnostics::Json, "json", "one JSON document (format mu-target-check)")),
+    cl::cat(category));
 
 static const char *overview = R"(mu-compile: compile a small language model checkpoint for NPUs and CPUs
 
@@ -278,6 +297,69 @@ static void readConfigMetadata(llvm::StringRef input,
       architecture = (*a)[0].getAsString()->str();
 }
 
+static const char *schemeName(QuantScheme s) {
+  switch (s) {
+  case QuantScheme::None: return "none";
+  case QuantScheme::W8: return "w8";
+  case QuantScheme::W8A8: return "w8a8";
+  case QuantScheme::W8A16: return "w8a16";
+  case QuantScheme::W16A16: return "w16a16";
+  }
+  return "?";
+}
+
+/// The deployment target and the rules of the chosen scheme.
+static std::shared_ptr<mu::target::Target> theTarget;
+static const mu::target::SchemeRule *theRule = nullptr;
+
+/// Loads the target, picks the scheme (the target's default unless --quant
+/// names one it allows) and checks the options that the rules constrain.
+static bool resolveTarget() {
+  auto t = std::make_shared<mu::target::Target>();
+  std::string error;
+  bool ok = targetFile.empty() ? mu::target::loadBuiltinTarget(targetName, *t, error)
+                               : mu::target::loadTargetFile(targetFile, *t, error);
+  if (!ok) {
+    llvm::errs() << "mu-compile: error: " << error << "\n";
+    return false;
+  }
+  if (!targetFile.empty() && targetName.getNumOccurrences()) {
+    llvm::errs() << "mu-compile: error: give --target or --target-file, not both\n";
+    return false;
+  }
+  std::string where = targetFile.empty() ? "targets/" + t->name + "/target.json" : t->file;
+  std::string scheme = quantScheme.getNumOccurrences() ? schemeName(quantScheme) : t->defaultScheme;
+  theRule = t->scheme(scheme);
+  if (!theRule) {
+    llvm::errs() << "mu-compile: error: --quant=" << scheme << " is not allowed by target '"
+                 << t->name << "' (" << where << " allows: " << t->schemeList() << ")\n";
+    return false;
+  }
+  for (QuantScheme s : {QuantScheme::None, QuantScheme::W8, QuantScheme::W8A8,
+                        QuantScheme::W8A16, QuantScheme::W16A16})
+    if (scheme == schemeName(s))
+      quantScheme = s;
+  auto refuse = [&](const std::string &what) {
+    llvm::errs() << "mu-compile: error: " << what << " is not allowed by target '" << t->name
+                 << "' at --quant=" << scheme << " (" << where << ")\n";
+    return false;
+  };
+  if (const auto &a = theRule->activations) {
+    if (actSymmetric && a->encoding != mu::target::ActEncoding::IntSymmetric)
+      return refuse(std::string("--act-symmetric (the target encodes activations as ") +
+                    mu::target::actEncodingName(a->encoding) + ")");
+    if (actGranularity.getNumOccurrences() && actGranularity == "channel" &&
+        a->granularity == mu::target::Granularity::Tensor)
+      return refuse("--act-granularity=channel (per-tensor activations only)");
+  }
+  if (weightBlock > 0 && !llvm::is_contained(theRule->weights.blockSizes, int64_t(weightBlock)))
+    return refuse("--weight-block=" + std::to_string(weightBlock) +
+                  (theRule->weights.blockSizes.empty() ? std::string(" (no block-wise weights)")
+                                                       : std::string(" (other block sizes)")));
+  theTarget = std::move(t);
+  return true;
+}
+
 /// Calibrates (or loads statistics) and fills `opts`: activation ranges for
 /// w8a8/w8a16/w16a16, Gram matrices for GPTQ; reports errors itself.
 static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
@@ -310,6 +392,15 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
     return false;
   }
   po.perChannelOutputs = actGranularity == "channel";
+  if (const auto &a = theRule->activations) {
+    // The target's encoding of activations.
+    po.symmetric = a->encoding == mu::target::ActEncoding::IntSymmetric;
+    po.unsignedActivations = a->encoding == mu::target::ActEncoding::UintAsymmetric;
+    po.powerOfTwo = a->powerOfTwo;
+    po.minRange = a->minRange;
+    if (a->granularity == mu::target::Granularity::Tensor)
+      po.perChannelOutputs = false;
+  }
   std::string method = calibMethod.empty() ? (po.activationBits == 8 ? "percentile" : "minmax")
                                            : calibMethod.getValue();
   if (!mu::quant::parseRangeMethod(method, po.range.method)) {
@@ -386,6 +477,7 @@ static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
                      (biasCorrection ? ", bias correction" : "");
   if (!weightOnly)
     desc += std::string(", ") + method + (po.symmetric ? " symmetric" : " asymmetric") +
+            (po.unsignedActivations ? " unsigned" : "") + (po.powerOfTwo ? " power-of-two" : "") +
             " activations";
   if (stats->smoothAlpha > 0)
     desc += llvm::formatv(", smoothquant alpha {0}", stats->smoothAlpha).str();
@@ -409,6 +501,8 @@ int main(int argc, char **argv) {
   });
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, overview);
+  if (!resolveTarget())
+    return 1;
 
   DialectRegistry registry;
   registry.insert<mu::MuDialect, func::FuncDialect>();
@@ -473,7 +567,17 @@ int main(int argc, char **argv) {
     mu::MubOptions opts;
     opts.maxSeq = maxSeq;
     opts.maxCtx = maxCtx > 0 ? int(maxCtx) : int(maxSeq);
-    opts.target = targetName;
+    opts.target = theTarget->name;
+    opts.targetRules = theTarget;
+    opts.targetScheme = theRule->name;
+    opts.noFallback = noFallback;
+    opts.targetCheck = std::make_shared<mu::target::TargetCheckResult>();
+    opts.packWeights = theTarget->weightLayout == "i8n16k4";
+    opts.weightPerTensor = theRule->weights.granularity == mu::target::Granularity::Tensor;
+    opts.weightPowerOfTwo = theRule->weights.powerOfTwo;
+    opts.config.emplace_back("mu.target.scheme", theRule->name);
+    if (!theRule->mode.empty())
+      opts.config.emplace_back("mu.target.mode", theRule->mode);
     opts.sourceSha256 = fileSha256(inputPath);
     if (quantScheme == QuantScheme::W8) {
       opts.weightBits = 8;
@@ -529,10 +633,26 @@ int main(int argc, char **argv) {
       floatCopy = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
       floatOpts = opts;
     }
-    if (!mu::prepareMub(*module, opts, mub, error)) {
+    bool prepared = mu::prepareMub(*module, opts, mub, error);
+    const mu::target::TargetCheckResult &check = *opts.targetCheck;
+    if (diagnostics == Diagnostics::Json && !check.target.empty())
+      llvm::errs() << check.toJson();
+    if (!prepared) {
+      if (!check.violations.empty() && !check.fallback) {
+        if (diagnostics == Diagnostics::Text)
+          llvm::errs() << "mu-compile: error: " << inputPath << ": " << check.violations.size()
+                       << " violation(s) of target '" << check.target
+                       << "' (CPU fallback " << (noFallback ? "disabled by --no-fallback"
+                                                            : "not allowed by the target")
+                       << "):\n" << error;
+        return 1;
+      }
       llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
       return 1;
     }
+    if (diagnostics == Diagnostics::Text &&
+        (theTarget->kind == "npu" || check.cpu.ops > 0))
+      llvm::errs() << check.summary();
   }
 
   llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {

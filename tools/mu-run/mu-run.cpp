@@ -65,6 +65,12 @@ void printInfo(const Model &m) {
   std::printf("architecture: %s\nsource sha256: %s\nmax_seq %d, max_ctx %d\n",
               fb.architecture() ? fb.architecture()->c_str() : "?",
               fb.source_sha256() ? fb.source_sha256()->c_str() : "?", fb.max_seq(), fb.max_ctx());
+  if (fb.numerics() && fb.numerics()->size()) {
+    std::printf("target numerics:");
+    for (const auto *n : *fb.numerics())
+      std::printf(" %s", n->c_str());
+    std::printf("\n");
+  }
   if (fb.config()) {
     std::printf("config:");
     for (const auto *kv : *fb.config())
@@ -83,8 +89,13 @@ void printInfo(const Model &m) {
                   mu::mub::EnumNameDType(s->dtype()), shapeStr(s->max_shape()).c_str(),
                   (unsigned long long)s->size());
   for (const auto *p : *fb.programs()) {
-    std::printf("program %s: %u instructions, %u tensors, arena %llu bytes\n", p->name()->c_str(),
-                p->instrs()->size(), p->tensors()->size(), (unsigned long long)p->arena_size());
+    unsigned onCpu = 0;
+    for (const auto *in : *p->instrs())
+      onCpu += in->device() == mu::mub::Device::HostCpu;
+    std::printf("program %s: %u instructions%s, %u tensors, arena %llu bytes\n", p->name()->c_str(),
+                p->instrs()->size(),
+                onCpu ? (" (" + std::to_string(onCpu) + " on the host CPU)").c_str() : "",
+                p->tensors()->size(), (unsigned long long)p->arena_size());
     auto io = [&](const char *what, const flatbuffers::Vector<int32_t> *v) {
       for (uint32_t i = 0; v && i < v->size(); ++i) {
         const auto *t = p->tensors()->Get(v->Get(i));

@@ -12,7 +12,7 @@
 
 namespace mu {
 
-constexpr uint32_t kMubFormatVersion = 2;
+constexpr uint32_t kMubFormatVersion = 3;
 /// Oldest version the runtime still reads (version 1: no packed layouts).
 constexpr uint32_t kMubMinFormatVersion = 1;
 constexpr uint64_t kMubHeaderSize = 64;

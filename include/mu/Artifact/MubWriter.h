@@ -13,6 +13,7 @@
 
 #include "mu/Artifact/MubFormat.h"
 #include "mu/Quant/Calibration.h"
+#include "mu/Target/Target.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
@@ -59,6 +60,16 @@ struct MubOptions {
   /// Store int8 linear weights in the CPU kernels' packed layout
   /// (mu-pack-weights); off = row-major everywhere (reference layout).
   bool packWeights = true;
+  /// Weight scale rules of the target's scheme (mu-quantize-weights).
+  bool weightPerTensor = false, weightPowerOfTwo = false;
+  /// The deployment target's rules (null: no check). With them the kernel
+  /// programs are checked and partitioned (mu-check-target) for
+  /// `targetScheme`, float results are rounded to the target's float
+  /// precision (mu-round-float), and `targetCheck` receives the result.
+  std::shared_ptr<const target::Target> targetRules;
+  std::string targetScheme;
+  bool noFallback = false;
+  std::shared_ptr<target::TargetCheckResult> targetCheck;
   std::string architecture;
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;

@@ -59,6 +59,7 @@ struct RangeOptions {
   RangeMethod method = RangeMethod::MinMax;
   int bits = 8;
   bool symmetric = false;
+  bool isUnsigned = false;
   double percentile = 99.99; ///< for RangeMethod::Percentile
 };
 
@@ -75,6 +76,18 @@ struct QParams {
 };
 QParams chooseParams(Range r, int bits, bool symmetric);
 
+/// How an activation's integers encode reals: bits, symmetric (zero point
+/// 0, narrow range) or asymmetric, signed or unsigned storage (unsigned:
+/// [0, 2^b-1], asymmetric only), power-of-two scales (symmetric only: the
+/// scale is the smallest 2^k that covers the range).
+struct Encoding {
+  int bits = 8;
+  bool symmetric = false;
+  bool isUnsigned = false;
+  bool powerOfTwo = false;
+};
+QParams chooseParams(Range r, const Encoding &e);
+
 /// Squared error of quantizing the histogrammed values of `s` with `p`
 /// (bin centres weighted by counts); used by the MSE method and reports.
 double histogramError(const TensorStats &s, const QParams &p);
@@ -84,13 +97,17 @@ struct ActivationRange {
   double lo = 0, hi = 0;
   int bits = 8;
   bool symmetric = false;
+  bool isUnsigned = false; ///< u8/u16 storage (NPU targets)
+  bool powerOfTwo = false; ///< scale 2^k (XINT8)
+  Encoding encoding() const { return {bits, symmetric, isUnsigned, powerOfTwo}; }
   /// Per-channel ranges along the last dim (linear outputs); empty = per
   /// tensor.
   std::vector<double> channelLo, channelHi;
 };
 /// Tensor name -> range; what mu-quantize-activations consumes. JSON form:
 /// {"format": "mu-activation-ranges", "tensors": {"<name>": {"lo": -1.5,
-/// "hi": 2.0, "bits": 8, "symmetric": false}, ...}}.
+/// "hi": 2.0, "bits": 8, "symmetric": false[, "unsigned": true]
+/// [, "power_of_two": true]}, ...}}.
 using ActivationRanges = std::map<std::string, ActivationRange>;
 std::string rangesToJson(const ActivationRanges &ranges);
 bool rangesFromJson(const std::string &text, ActivationRanges &out, std::string &error);

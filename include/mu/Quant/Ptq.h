@@ -40,6 +40,9 @@ struct PtqOptions {
   double smoothAlpha = 0;      ///< > 0: SmoothQuant with this alpha (recalibrates)
   bool gram = true;            ///< collect Gram matrices of linear inputs (GPTQ)
   bool symmetric = false;
+  bool unsignedActivations = false; ///< u8/u16 storage (asymmetric)
+  bool powerOfTwo = false;          ///< activation scales 2^k (symmetric)
+  double minRange = 0;              ///< widen every range to at least this
   bool perChannelOutputs = true; ///< linear outputs: one scale per output channel
   RangeOptions range;          ///< method, percentile (bits/symmetry set from above)
   std::string calibPath;       ///< calibration data ("" = load statsPath)

@@ -47,6 +47,18 @@ RowQuantResult quantizeRowsMaxAbs(const float *w, int64_t rows, int64_t cols, in
 RowQuantResult quantizeRowsGptq(const float *w, int64_t rows, int64_t cols, int bits,
                                 const double *gram, double damp = 0.01);
 
+/// Scale constraints a target may impose on weights.
+struct ScaleRule {
+  bool perTensor = false;  ///< one scale for the whole matrix (MSE-searched over all of it)
+  bool powerOfTwo = false; ///< scales are 2^k: the best of the covering power and the two below
+};
+
+/// quantizeRowsMse / quantizeRowsGptq (when `gram` is given) under `rule`.
+/// `scales` still holds one entry per row (equal for a per-tensor rule).
+RowQuantResult quantizeRowsConstrained(const float *w, int64_t rows, int64_t cols, int bits,
+                                       const ScaleRule &rule, const double *gram,
+                                       double damp = 0.01);
+
 } // namespace quant
 } // namespace mu
 

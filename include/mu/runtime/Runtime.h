@@ -35,7 +35,7 @@ struct Status {
   explicit operator bool() const { return ok; }
 };
 
-enum class DType : int8_t { F32 = 0, F16, BF16, I64, I32, I16, I8, U8, Bool };
+enum class DType : int8_t { F32 = 0, F16, BF16, I64, I32, I16, I8, U8, Bool, U16 };
 
 /// Bytes per element.
 size_t dtypeSize(DType t);

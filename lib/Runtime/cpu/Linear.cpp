@@ -272,11 +272,15 @@ const KernelTable &kernels(Isa isa) {
 
 bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                        const TensorRef &y) {
-  return w.layout == Layout::I8N16K4 && (x.dtype == DType::I8 || x.dtype == DType::I16) &&
+  return w.layout == Layout::I8N16K4 &&
+         (x.dtype == DType::I8 || x.dtype == DType::I16 || x.dtype == DType::U8 ||
+          x.dtype == DType::U16) &&
          x.quant && x.quant->count == 1 && w.quant && !w.quant->zeroPoints &&
          w.quant->blockSize == 0 && (!bias || bias->dtype == DType::I32) &&
          (y.dtype == DType::F32 ||
-          ((y.dtype == DType::I8 || y.dtype == DType::U8 || y.dtype == DType::I16) && y.quant));
+          ((y.dtype == DType::I8 || y.dtype == DType::U8 || y.dtype == DType::I16 ||
+            y.dtype == DType::U16) &&
+           y.quant));
 }
 
 namespace {
@@ -320,6 +324,7 @@ void epilogue(const int64_t *acc, const LinearPlan &plan, int64_t c0, int64_t c1
   switch (y.dtype) {
   case DType::I8: run(static_cast<int8_t *>(y.data) + rowOffset); break;
   case DType::U8: run(static_cast<uint8_t *>(y.data) + rowOffset); break;
+  case DType::U16: run(static_cast<uint16_t *>(y.data) + rowOffset); break;
   default: run(static_cast<int16_t *>(y.data) + rowOffset); break;
   }
 }
@@ -331,7 +336,13 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
   const int64_t N = w.shape[0], K = w.shape[1], M = x.numel() / std::max<int64_t>(K, 1);
   const int64_t Kp = packedCols(K), tiles = packedRows(N) / kPackTileN;
   const double xs = x.quant->scales[0];
-  const int32_t xz = x.quant->zeroPoints ? int32_t(x.quant->zeroPoints[0]) : 0;
+  // Unsigned activations (u8/u16, as NPU targets store them) run on the
+  // signed kernels: x - z == (x - 2^(b-1)) - (z - 2^(b-1)) exactly, so the
+  // rows are shifted by flipping the top bit and the zero point follows.
+  const bool unsignedX = x.dtype == DType::U8 || x.dtype == DType::U16;
+  const bool i8 = x.dtype == DType::I8 || x.dtype == DType::U8;
+  const int32_t xz = (x.quant->zeroPoints ? int32_t(x.quant->zeroPoints[0]) : 0) -
+                     (unsignedX ? (i8 ? 128 : 32768) : 0);
   const bool intOut = y.dtype != DType::F32;
   const uint8_t *pw = static_cast<const uint8_t *>(w.data);
   if (plan.realScale.empty() && plan.mult.empty()) {
@@ -343,7 +354,7 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
       maxBias = std::max<int64_t>(maxBias, std::llabs(b));
       plan.base[size_t(c)] = b - int64_t(xz) * packedI8RowSum(pw, N, K, c);
     }
-    int64_t xRange = x.dtype == DType::I8 ? 255 : 65535;
+    int64_t xRange = i8 ? 255 : 65535;
     // |acc| <= |bias| + K * |x - xz| * 127, and the zero-point correction is
     // part of it: below 2^31 the 64-bit requantization is exact.
     plan.narrowAcc = double(maxBias) + double(K) * double(xRange) * 127.0 < 2147483647.0;
@@ -368,17 +379,28 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
   int32_t ylo = 0, yhi = 0;
   if (intOut)
     storageRange(y, ylo, yhi);
-  // Rows padded to Kp (zeros) when K is not a multiple of 4.
-  const bool i8 = x.dtype == DType::I8;
+  // Rows padded to Kp (zeros) when K is not a multiple of 4; unsigned rows
+  // shifted to signed.
   size_t es = i8 ? 1 : 2;
   const void *xrows = x.data;
   int64_t ldx = K;
   std::vector<uint8_t> padded;
-  if (Kp != K) {
+  if (Kp != K || unsignedX) {
     padded.assign(size_t(M * Kp) * es, 0);
-    for (int64_t r = 0; r < M; ++r)
-      std::memcpy(padded.data() + size_t(r * Kp) * es,
-                  static_cast<const uint8_t *>(x.data) + size_t(r * K) * es, size_t(K) * es);
+    for (int64_t r = 0; r < M; ++r) {
+      uint8_t *dst = padded.data() + size_t(r * Kp) * es;
+      std::memcpy(dst, static_cast<const uint8_t *>(x.data) + size_t(r * K) * es, size_t(K) * es);
+      if (unsignedX && i8)
+        for (int64_t k = 0; k < K; ++k)
+          dst[k] ^= 0x80;
+      else if (unsignedX)
+        for (int64_t k = 0; k < K; ++k) {
+          uint16_t v;
+          std::memcpy(&v, dst + 2 * k, 2);
+          v ^= 0x8000;
+          std::memcpy(dst + 2 * k, &v, 2);
+        }
+    }
     xrows = padded.data();
     ldx = Kp;
   }

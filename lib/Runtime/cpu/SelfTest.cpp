@@ -34,6 +34,7 @@ struct Case {
   bool perChannelW;
   bool bias;
   int extreme; ///< 0 random, 1 all at the negative limit, 2 all at the positive limit
+  bool unsignedIo = false; ///< u8/u16 activations and integer outputs (NPU encodings)
 };
 
 /// Runs one case through the optimized kernel and the reference; returns
@@ -75,10 +76,20 @@ int64_t checkCase(const Case &cs, uint32_t seed, ThreadPool *pool, std::string &
     x8[i] = int8_t(cs.i16 ? 0 : x32[i]);
     x16[i] = int16_t(x32[i]);
   }
-  QuantInfo xq{&xs, &xz, 1, -1, 0, 0, 0};
-  TensorRef x{cs.i16 ? DType::I16 : DType::I8,
+  // Unsigned storage: the same values shifted by 2^(b-1), zero points too.
+  const int32_t off = cs.unsignedIo ? (cs.i16 ? 32768 : 128) : 0;
+  std::vector<uint8_t> xu8(x8.size());
+  std::vector<uint16_t> xu16(x16.size());
+  for (size_t i = 0; i < x32.size(); ++i) {
+    xu8[i] = uint8_t(cs.i16 ? 0 : x32[i] + off);
+    xu16[i] = uint16_t(x32[i] + off);
+  }
+  int64_t xzStored = xz + off;
+  QuantInfo xq{&xs, &xzStored, 1, -1, 0, 0, 0};
+  TensorRef x{cs.unsignedIo ? (cs.i16 ? DType::U16 : DType::U8) : cs.i16 ? DType::I16 : DType::I8,
               {M, K},
-              cs.i16 ? (void *)x16.data() : (void *)x8.data(),
+              cs.unsignedIo ? (cs.i16 ? (void *)xu16.data() : (void *)xu8.data())
+                            : (cs.i16 ? (void *)x16.data() : (void *)x8.data()),
               &xq};
   std::vector<uint8_t> packed(size_t(packedI8Bytes(N, K)));
   if (!packI8N16K4(w.data(), N, K, packed.data())) {
@@ -90,8 +101,13 @@ int64_t checkCase(const Case &cs, uint32_t seed, ThreadPool *pool, std::string &
   float one = 1.0f;
   QuantInfo bq{&one, nullptr, 1, -1, 0, 0, 0};
   TensorRef bt{DType::I32, {N}, bias.data(), &bq};
+  const int32_t yoff = cs.unsignedIo ? (cs.outKind == 3 ? 32768 : 128) : 0;
+  for (auto &z : yz)
+    z += yoff;
   QuantInfo yq{ys.data(), yz.data(), nOut, cs.outKind == 2 ? 1 : -1, 0, 0, 0};
-  DType ydt = cs.outKind == 0 ? DType::F32 : cs.outKind == 3 ? DType::I16 : DType::I8;
+  DType ydt = cs.outKind == 0   ? DType::F32
+              : cs.outKind == 3 ? (cs.unsignedIo ? DType::U16 : DType::I16)
+                                : (cs.unsignedIo ? DType::U8 : DType::I8);
   std::vector<uint8_t> ybuf(size_t(M * N) * dtypeSize(ydt), 0xAB);
   TensorRef y{ydt, {M, N}, ybuf.data(), cs.outKind ? &yq : nullptr};
   if (!cpu::fastIntegerLinear(x, wt, cs.bias ? &bt : nullptr, y)) {
@@ -110,7 +126,8 @@ int64_t checkCase(const Case &cs, uint32_t seed, ThreadPool *pool, std::string &
   linearAcc(x32.data(), M, K, int32_t(xz), w.data(), N, cs.bias ? bias.data() : nullptr,
             acc.data());
   std::vector<uint8_t> ref(ybuf.size());
-  int32_t qlo = ydt == DType::I8 ? -128 : -32768, qhi = ydt == DType::I8 ? 127 : 32767;
+  int32_t qlo = ydt == DType::I8 ? -128 : ydt == DType::I16 ? -32768 : 0;
+  int32_t qhi = ydt == DType::I8 ? 127 : ydt == DType::I16 ? 32767 : ydt == DType::U8 ? 255 : 65535;
   for (int64_t r = 0; r < M; ++r)
     for (int64_t c = 0; c < N; ++c) {
       int64_t i = r * N + c;
@@ -127,10 +144,10 @@ int64_t checkCase(const Case &cs, uint32_t seed, ThreadPool *pool, std::string &
         return 0;
       }
       int32_t q = requantize(acc[size_t(i)], mm, int32_t(yz[size_t(oc)]), qlo, qhi);
-      if (ydt == DType::I8)
-        ref[size_t(i)] = uint8_t(int8_t(q));
+      if (ydt == DType::I8 || ydt == DType::U8)
+        ref[size_t(i)] = uint8_t(q);
       else {
-        int16_t h = int16_t(q);
+        uint16_t h = uint16_t(q);
         std::memcpy(ref.data() + 2 * i, &h, 2);
       }
     }
@@ -212,6 +229,12 @@ Status checkKernels(Isa isa, int threads, int &cases) {
     for (int i16 = 0; i16 < 2; ++i16)
       for (int out = 0; out < 4; ++out)
         list.push_back({3, 37, 1500, bool(i16), out, true, true, ext});
+  // Unsigned (u8/u16) activations and outputs, as NPU targets encode them.
+  for (int i16 = 0; i16 < 2; ++i16)
+    for (int out = 0; out < 4; ++out) {
+      list.push_back({4, 48, 257, bool(i16), out, out != 1, true, 0, true});
+      list.push_back({3, 37, 1500, bool(i16), out, true, false, 1 + out % 2, true});
+    }
   Status result = Status::success();
   for (size_t ci = 0; ci < list.size() && result.ok; ++ci) {
     std::string why;
