@@ -22,6 +22,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 
@@ -251,9 +252,13 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
       auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et);
       if (!u || std::fabs(u.getScale() - fe.scale) > 1e-9 * fe.scale ||
           u.getZeroPoint() != fe.zeroPoint)
+      {
+        char scale[32];
+        std::snprintf(scale, sizeof scale, "%.9g", fe.scale);
         why.push_back(llvm::formatv("output must have the fixed encoding scale {0} zero point {1}",
-                                    fe.scale, fe.zeroPoint)
+                                    scale, fe.zeroPoint)
                           .str());
+      }
     }
     if (!rule.activations)
       return; // weight-only scheme: integer activations are not expected

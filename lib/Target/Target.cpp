@@ -315,6 +315,15 @@ public:
     }
     if (t.schemes.empty())
       return fail(path, "no schemes");
+    // JSON objects are unordered: keep the schemes in a fixed order.
+    auto rank = [](const std::string &n) {
+      static const char *order[] = {"none", "w8", "w8a8", "w8a16", "w16a16"};
+      return std::find_if(std::begin(order), std::end(order),
+                          [&](const char *o) { return n == o; }) -
+             std::begin(order);
+    };
+    std::sort(t.schemes.begin(), t.schemes.end(),
+              [&](const SchemeRule &a, const SchemeRule &b) { return rank(a.name) < rank(b.name); });
     return true;
   }
 

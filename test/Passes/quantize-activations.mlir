@@ -1,3 +1,4 @@
+// RUN: mu-opt %s --mu-quantize-activations=ranges=%S/Inputs/activation-ranges-target.json | FileCheck %s --check-prefix=TARGET
 // RUN: mu-opt %s --mu-quantize-activations=ranges=%S/Inputs/activation-ranges.json | FileCheck %s
 // RUN: not mu-opt %s --mu-quantize-activations 2>&1 | FileCheck %s --check-prefix=NORANGES
 // NORANGES: no ranges (set ranges=FILE)
@@ -7,6 +8,11 @@
 // s_x * s_w[c] and an int16 symmetric output (scale 2/32767), dequantized
 // for its float consumer. "head" is a program result: its output stays f32.
 // CHECK-LABEL: func.func @block
+// Target encodings: "norm" as u16 asymmetric (QNN HTP: range [-1, 3] ->
+// scale 4/65535, zero point 16384), "proj" symmetric with a power-of-two
+// scale (XINT8: 2/127 rounds up to 2^-5).
+// TARGET: muk.quantize %{{.*}} : (tensor<2x4xf32>) -> tensor<2x4x!quant.uniform<u16:f32, 6.1036087586785687E-5:16384>>
+// TARGET: muk.linear {{.*}} -> tensor<2x3x!quant.uniform<i8<-127:127>:f32, 3.125000e-02>>
 // CHECK: %[[N:.*]] = muk.exp
 // CHECK-NEXT: %[[Q:.*]] = muk.quantize %[[N]] : (tensor<2x4xf32>) -> tensor<2x4x!quant.uniform<i8:f32, 0.015686274509803921:-64>>
 // CHECK: %[[B:.*]] = mu.constant dense<64> : tensor<3xi32>

@@ -9,6 +9,7 @@
 /// dot product.
 ///
 //===----------------------------------------------------------------------===//
+#include "../../lib/Runtime/Kernels.h"
 #include "../../lib/Runtime/cpu/Linear.h"
 #include "mu/Support/Half.h"
 #include "mu/runtime/Integer.h"
@@ -200,4 +201,48 @@ TEST(Kernels, AttentionGqaCausalMaskWithinTolerance) {
           }
       }
   }
+}
+
+namespace {
+
+/// Runs a Round instruction (ints [code]) over `x` through the reference kernel.
+std::vector<float> roundThrough(int64_t code, const std::vector<float> &x) {
+  flatbuffers::FlatBufferBuilder fb;
+  std::vector<int32_t> in{0}, out{1};
+  std::vector<int64_t> ints{code};
+  fb.Finish(mu::mub::CreateInstr(fb, mu::mub::OpCode::Round, fb.CreateVector(in),
+                                 fb.CreateVector(out), fb.CreateVector(ints)));
+  const mu::mub::Instr *instr = flatbuffers::GetRoot<mu::mub::Instr>(fb.GetBufferPointer());
+  std::vector<float> xs = x, y(x.size(), -1.0f);
+  TensorRef xt{DType::F32, {int64_t(x.size())}, xs.data()};
+  TensorRef yt{DType::F32, {int64_t(x.size())}, y.data()};
+  Scratch scratch;
+  EXPECT_TRUE(checkOperands(*instr, {&xt}, {&yt}).ok);
+  EXPECT_TRUE(execute(*instr, {&xt}, {&yt}, scratch).ok);
+  return y;
+}
+
+} // namespace
+
+// The emulation of a target's float precision: round to nearest even
+// through FP16 (code 1) or BF16 (code 2); overflow to infinity, NaN kept.
+TEST(Kernels, RoundThroughFp16AndBf16) {
+  float third = 1.0f / 3.0f;
+  // FP16's ulp at 1 is 2^-10 = 4/4096.
+  std::vector<float> f16 = roundThrough(
+      1, {1.0f, 1.0f + 2.0f / 4096, 1.0f + 3.0f / 4096, third, 70000.0f, -0.0f, 1.0f + 6.0f / 4096});
+  EXPECT_EQ(f16[0], 1.0f);
+  EXPECT_EQ(f16[1], 1.0f);                   // a tie (half an ulp): to even
+  EXPECT_EQ(f16[2], 1.0f + 1.0f / 1024);     // above the tie: up
+  EXPECT_EQ(f16[6], 1.0f + 2.0f / 1024);     // a tie above an odd significand: up to even
+  EXPECT_EQ(f16[3], mu::halfToFloat(mu::floatToHalf(third)));
+  EXPECT_NE(f16[3], third);
+  EXPECT_TRUE(std::isinf(f16[4]));           // beyond FP16's 65504
+  EXPECT_TRUE(std::signbit(f16[5]));
+  std::vector<float> bf =
+      roundThrough(2, {1.0f + 1.0f / 256, 1.0f + 3.0f / 256, 70000.0f, std::nanf("")});
+  EXPECT_EQ(bf[0], 1.0f);                    // tie to even (8-bit significand)
+  EXPECT_EQ(bf[1], 1.0f + 4.0f / 256);
+  EXPECT_EQ(bf[2], 70144.0f);                // BF16 keeps FP32's range
+  EXPECT_TRUE(std::isnan(bf[3]));
 }

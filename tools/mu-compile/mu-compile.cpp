@@ -38,7 +38,7 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("mu-compile options");
 
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx | model.safetensors>"),
-                                      cl::Required, cl::cat(category));
+                                      cl::cat(category));
 static cl::opt<std::string> outputPath("o",
     cl::desc("Output file (default: <input name>.mub, or stdout for text emissions)"),
     cl::value_desc("file"), cl::cat(category));
@@ -179,6 +179,9 @@ static cl::opt<std::string> targetFile("target-file",
     cl::desc("Your own target description (JSON, schema in docs/targets.md; may \"extends\" a "
              "shipped one); replaces --target"),
     cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> listTargets("list-targets",
+    cl::desc("Print the shipped targets (or the --target-file) with their schemes and exit"),
+    cl::cat(category));
 static cl::opt<bool> noFallback("no-fallback",
     cl::desc("Ops the target cannot run are errors (all listed), even if the target allows CPU "
              "fallback"),
@@ -360,6 +363,58 @@ static bool resolveTarget() {
   return true;
 }
 
+/// --list-targets: one block per target (the shipped ones, or --target-file).
+static int printTargets() {
+  std::vector<mu::target::Target> list;
+  std::string error;
+  if (!targetFile.empty()) {
+    list.emplace_back();
+    if (!mu::target::loadTargetFile(targetFile, list.back(), error)) {
+      llvm::errs() << "mu-compile: error: " << error << "\n";
+      return 1;
+    }
+  } else {
+    for (const std::string &n : mu::target::builtinTargetNames()) {
+      list.emplace_back();
+      if (!mu::target::loadBuiltinTarget(n, list.back(), error)) {
+        llvm::errs() << "mu-compile: error: " << error << "\n";
+        return 1;
+      }
+    }
+  }
+  for (const mu::target::Target &t : list) {
+    llvm::outs() << t.name << " (" << t.kind << ", float "
+                 << mu::target::floatPrecisionName(t.floatPrecision)
+                 << (t.cpuFallback ? ", CPU fallback" : ", no fallback") << ", weights "
+                 << t.weightLayout << "): " << t.description << "\n";
+    for (const mu::target::SchemeRule &s : t.schemes) {
+      llvm::outs() << "  " << s.name << (s.name == t.defaultScheme ? " (default)" : "");
+      if (!s.mode.empty())
+        llvm::outs() << " [" << s.mode << "]";
+      if (s.name != "none") {
+        llvm::outs() << ": weights i" << s.weights.bits << " "
+                     << (s.weights.granularity == mu::target::Granularity::Channel ? "per-channel"
+                                                                                  : "per-tensor");
+        if (!s.weights.blockSizes.empty())
+          llvm::outs() << " or blocks";
+        if (s.weights.powerOfTwo)
+          llvm::outs() << " pow2";
+        if (s.activations)
+          llvm::outs() << ", activations " << s.activations->bits << "-bit "
+                       << mu::target::actEncodingName(s.activations->encoding) << " "
+                       << (s.activations->granularity == mu::target::Granularity::Channel
+                               ? "per-channel"
+                               : "per-tensor")
+                       << (s.activations->powerOfTwo ? " pow2" : "");
+        else
+          llvm::outs() << ", float activations";
+      }
+      llvm::outs() << "\n";
+    }
+  }
+  return 0;
+}
+
 /// Calibrates (or loads statistics) and fills `opts`: activation ranges for
 /// w8a8/w8a16/w16a16, Gram matrices for GPTQ; reports errors itself.
 static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
@@ -501,6 +556,12 @@ int main(int argc, char **argv) {
   });
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, overview);
+  if (listTargets)
+    return printTargets();
+  if (inputPath.empty()) {
+    llvm::errs() << "mu-compile: error: no input checkpoint (see --help)\n";
+    return 1;
+  }
   if (!resolveTarget())
     return 1;
 
