@@ -583,6 +583,8 @@ bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::str
   ReportOptions ro;
   ro.scheme = req.scheme;
   ro.evalSource = input.description;
+  ro.targetJson = req.targetJson;
+  ro.targetText = req.targetText;
   ActivationRanges none;
   if (ranges)
     for (auto &[name, r] : *ranges)

@@ -199,6 +199,14 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
                                         {"top1_agreement", top1}}},
       {"promoted_to_16_bit", llvm::json::Array(opts.promoted)},
       {"tensors", std::move(rows)}};
+  if (!opts.targetJson.empty()) {
+    llvm::Expected<llvm::json::Value> t = llvm::json::parse(opts.targetJson);
+    if (!t) {
+      error = "report: target section: " + llvm::toString(t.takeError());
+      return false;
+    }
+    root["target"] = std::move(*t);
+  }
   std::string json;
   llvm::raw_string_ostream js(json);
   js << llvm::formatv("{0:1}", llvm::json::Value(std::move(root))) << "\n";
@@ -219,6 +227,9 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
                       pplF, pplQ, 100.0 * (pplQ / pplF - 1.0));
   os << llvm::formatv("<tr><td>mean KL(float &#8214; quantized)</td><td>{0:f6}</td></tr>\n", meanKl);
   os << llvm::formatv("<tr><td>top-1 agreement</td><td>{0:f2}%</td></tr></table>\n", 100 * top1);
+  if (!opts.targetText.empty())
+    os << "<h2>Target: partition and cost estimate</h2>\n<pre>" << htmlEscape(opts.targetText)
+       << "</pre>\n";
   double maxDb = 10;
   for (const Row &r : table)
     maxDb = std::max(maxDb, std::min(r.sqnr, 120.0));

@@ -483,11 +483,25 @@ public:
       return false;
     }
     if (const Object *pf = object(root, "", "performance", false)) {
-      if (!onlyKeys(*pf, "performance", {"clock_hz", "macs_per_cycle", "bandwidth_bytes_per_s"}) ||
+      if (!onlyKeys(*pf, "performance",
+                    {"clock_hz", "macs_per_cycle", "bandwidth_bytes_per_s",
+                     "elementwise_per_cycle", "efficiency"}) ||
           !number(*pf, "performance", "clock_hz", t.performance.clockHz, 1e6, 1e11) ||
           !number(*pf, "performance", "bandwidth_bytes_per_s", t.performance.bandwidthBytesPerS,
-                  1e6, 1e14))
+                  1e6, 1e14) ||
+          !number(*pf, "performance", "elementwise_per_cycle", t.performance.elementwisePerCycle,
+                  1e-3, 1e7))
         return false;
+      if (const Object *ef = object(*pf, "performance", "efficiency", false)) {
+        if (!onlyKeys(*ef, "performance.efficiency", {"compute", "memory"}) ||
+            !number(*ef, "performance.efficiency", "compute", t.performance.computeEfficiency,
+                    0.001, 1) ||
+            !number(*ef, "performance.efficiency", "memory", t.performance.memoryEfficiency,
+                    0.001, 1))
+          return false;
+      } else if (!error.empty()) {
+        return false;
+      }
       if (const Object *mc = object(*pf, "performance", "macs_per_cycle", false)) {
         for (const auto &kv : *mc) {
           std::string k = kv.first.str(), p = "performance.macs_per_cycle." + k;

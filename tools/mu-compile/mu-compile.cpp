@@ -10,6 +10,7 @@
 #include "mu/Import/Import.h"
 #include "mu/Quant/Ptq.h"
 #include "mu/Version.h"
+#include "passes/CostModel.h"
 #include "passes/Passes.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -185,6 +186,12 @@ static cl::opt<bool> listTargets("list-targets",
 static cl::opt<bool> noFallback("no-fallback",
     cl::desc("Ops the target cannot run are errors (all listed), even if the target allows CPU "
              "fallback"),
+    cl::cat(category));
+static cl::opt<int> costPrompt("cost-prompt",
+    cl::desc("Prompt tokens of the cost estimate's prefill (TTFT; default 64)"), cl::init(64),
+    cl::cat(category));
+static cl::opt<int> costContext("cost-context",
+    cl::desc("Cached tokens of the cost estimate's decode step (default 128)"), cl::init(128),
     cl::cat(category));
 enum class Diagnostics { Text, Json };
 static cl::opt<Diagnostics> diagnostics("diagnostics",
@@ -606,9 +613,19 @@ int main(int argc, char **argv) {
     out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
 
   mu::MubArtifact mub;
+  std::string floatTargetText; // --report: partition and cost, for the HTML page
   OwningOpRef<ModuleOp> floatCopy; // --report: the model before quantization
   mu::MubOptions floatOpts;
-  if (kind == Emit::Mub || kind == Emit::Kernels) {
+  // --emit=summary with a target: the graph summary, then the compiled
+  // program's partition and cost estimate on that target.
+  const bool targetSummary =
+      kind == Emit::Summary && (targetName.getNumOccurrences() || !targetFile.empty());
+  std::string summaryText, targetJson;
+  if (targetSummary) {
+    llvm::raw_string_ostream os(summaryText);
+    printSummary(*module, os);
+  }
+  if (kind == Emit::Mub || kind == Emit::Kernels || targetSummary) {
     {
       std::string diag;
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
@@ -711,9 +728,23 @@ int main(int argc, char **argv) {
       llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
       return 1;
     }
-    if (diagnostics == Diagnostics::Text &&
+    if (diagnostics == Diagnostics::Text && !targetSummary &&
         (theTarget->kind == "npu" || check.cpu.ops > 0))
       llvm::errs() << check.summary();
+    // The cost estimate: in the summary and the report.
+    mu::target::Target host;
+    std::string costError;
+    (void)mu::target::loadBuiltinTarget("cpu-x86", host, costError);
+    mu::CostReport cost;
+    bool costed = costPrompt > 0 && costContext > 0 &&
+                  mu::estimateCost(*module, *theTarget, host, costPrompt, costContext, cost,
+                                   costError);
+    std::string targetText = check.summary() + (costed ? cost.summary() : costError + "\n");
+    targetJson = "{\"check\": " + check.toJson() + ", \"cost\": " +
+                 (costed ? cost.toJson() : std::string("null")) + "}";
+    if (targetSummary)
+      summaryText += targetText;
+    floatTargetText = targetText;
   }
 
   llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
@@ -734,7 +765,10 @@ int main(int argc, char **argv) {
         return llvm::createStringError("bytecode writer failed");
       break;
     case Emit::Summary:
-      printSummary(*module, os);
+      if (targetSummary)
+        os << summaryText;
+      else
+        printSummary(*module, os);
       break;
     }
     return llvm::Error::success();
@@ -758,6 +792,8 @@ int main(int argc, char **argv) {
     for (auto &kv : floatOpts.config)
       if (kv.first == "mu.quant")
         req.scheme = kv.second;
+    req.targetJson = targetJson;
+    req.targetText = floatTargetText;
     if (!mu::quant::report(*floatCopy, floatOpts, out, floatOpts.activationRanges.get(), req,
                            error)) {
       llvm::errs() << "mu-compile: error: --report: " << error << "\n";

@@ -83,6 +83,7 @@ struct ReportRequest {
   CalibFormat format = CalibFormat::Auto;
   int64_t sequences = 16, length = 256;
   std::string scheme;
+  std::string targetJson, targetText; ///< see ReportOptions
 };
 
 /// Compiles `floatModule` (a clone taken before quantization) to a float

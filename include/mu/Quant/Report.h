@@ -25,6 +25,10 @@ struct ReportOptions {
   std::string scheme;       ///< what was done, e.g. the mu.quant metadata
   std::string evalSource;   ///< description of the sequences
   std::vector<std::string> promoted; ///< tensors mixed precision made 16-bit
+  /// The deployment target: a JSON object (partition and cost estimate)
+  /// stored under "target", and its text form shown on the HTML page; empty:
+  /// none.
+  std::string targetJson, targetText;
 };
 
 /// Measures and writes `jsonPath` and `htmlPath` (each atomically).

@@ -80,6 +80,11 @@ struct Performance {
   double clockHz = 0;
   std::map<std::string, double> macsPerCycle; ///< by dtype class: i8, i16, float
   double bandwidthBytesPerS = 0;
+  /// Sustained elements per cycle of ops that are not multiply-accumulates
+  /// (norms, activations, softmax, quantize); 0: the float MAC rate.
+  double elementwisePerCycle = 0;
+  /// Sustained fraction of the peak compute and bandwidth (1: roofline).
+  double computeEfficiency = 1, memoryEfficiency = 1;
 };
 
 struct Target {
