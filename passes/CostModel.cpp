@@ -194,12 +194,21 @@ bool estimateCost(ModuleOp module, const target::Target &t, const target::Target
   out.clockHz = dev.clock;
   out.bandwidth = dev.bandwidth;
   func::FuncOp prefill, decode;
+  func::FuncOp mainFn, encode;
   for (auto f : module.getOps<func::FuncOp>()) {
-    if (f.getSymName() == "prefill" || (f.getSymName() == "main" && !prefill))
+    if (f.getSymName() == "prefill")
       prefill = f;
+    if (f.getSymName() == "main")
+      mainFn = f;
+    if (f.getSymName() == "encode")
+      encode = f;
     if (f.getSymName() == "decode")
       decode = f;
   }
+  // Encoder-decoder models: the encoder runs once over the prompt.
+  bool seq2seq = !prefill && encode;
+  if (!prefill)
+    prefill = encode ? encode : mainFn;
   if (prefill) {
     costProgram(prefill, promptTokens, 0, dev, cpu, out.prefill);
     out.ttftMs = out.prefill.seconds * 1e3;
@@ -207,6 +216,8 @@ bool estimateCost(ModuleOp module, const target::Target &t, const target::Target
   if (decode) {
     costProgram(decode, 1, std::max<int64_t>(contextTokens - 1, 0), dev, cpu, out.decode);
     out.decodeTokensPerS = out.decode.seconds > 0 ? 1.0 / out.decode.seconds : 0;
+    if (seq2seq) // the first token also needs one decoder step
+      out.ttftMs += out.decode.seconds * 1e3;
   }
   return true;
 }

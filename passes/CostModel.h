@@ -53,7 +53,8 @@ struct CostReport {
   std::string toJson() const;
 };
 
-/// Estimates the `prefill` (or `main`) program on `promptTokens` tokens and
+/// Estimates the `prefill` program (encoder-decoder: `encode` plus one decode
+/// step; else `main`) on `promptTokens` tokens and
 /// the `decode` program at `contextTokens` cached tokens. `host` costs ops
 /// placed on the CPU (may be the target itself for CPU targets). False with
 /// `error` when the target has no performance figures.
