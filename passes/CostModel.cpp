@@ -90,6 +90,13 @@ void costProgram(func::FuncOp f, int64_t tokens, int64_t past, const Rates &dev,
   for (Operation &op : body)
     if (auto c = dyn_cast<ConstantOp>(op))
       weightBytes += elements(c.getResult(), 1) * elementBytes(c.getType());
+  pc.weightBytes = weightBytes;
+  pc.onChipBytes = dev.onChip;
+  if (auto a = f->getAttrOfType<IntegerAttr>("muk.arena_size"))
+    pc.arenaBytes = double(a.getInt());
+  // Activations first, then weights: what exceeds the on-chip memory lives
+  // in DRAM (the spill).
+  pc.spillBytes = std::max(0.0, pc.arenaBytes + weightBytes - dev.onChip);
   for (Operation &op : body) {
     if (!op.getDialect() || op.getDialect()->getNamespace() != "muk")
       continue;
@@ -171,8 +178,16 @@ llvm::json::Value programJson(const ProgramCost &p) {
                                      {"us", c.seconds * 1e6},
                                      {"bound", c.memoryBound ? "memory" : "compute"},
                                      {"on_chip", c.resident}});
-  return llvm::json::Object{{"program", p.program}, {"tokens", p.tokens}, {"past", p.past},
-                            {"macs", p.macs},       {"bytes", p.bytes},   {"ms", p.seconds * 1e3},
+  return llvm::json::Object{{"program", p.program},
+                            {"tokens", p.tokens},
+                            {"past", p.past},
+                            {"macs", p.macs},
+                            {"bytes", p.bytes},
+                            {"ms", p.seconds * 1e3},
+                            {"arena_bytes", p.arenaBytes},
+                            {"weight_bytes", p.weightBytes},
+                            {"on_chip_bytes", p.onChipBytes},
+                            {"spill_bytes", p.spillBytes},
                             {"ops", std::move(ops)}};
 }
 
@@ -234,6 +249,11 @@ std::string CostReport::summary() const {
                        what, p.program, p.tokens, p.past, p.macs / 1e9, p.bytes / 1e6,
                        p.seconds * 1e3)
              .str();
+    s += llvm::formatv("\n    memory: arena {0:F2} MB + weights {1:F2} MB vs {2:F2} MB on chip: ",
+                       p.arenaBytes / 1e6, p.weightBytes / 1e6, p.onChipBytes / 1e6)
+             .str();
+    s += p.spillBytes > 0 ? llvm::formatv("{0:F2} MB spill to DRAM", p.spillBytes / 1e6).str()
+                          : std::string("fits");
     std::map<std::string, std::pair<double, int>> byKind;
     for (const OpCost &c : p.ops) {
       byKind[c.op + (c.onCpu ? " (cpu)" : "")].first += c.seconds;

@@ -39,6 +39,9 @@ struct ProgramCost {
   std::string program;
   int64_t tokens = 0, past = 0; ///< tokens processed, tokens already cached
   double macs = 0, bytes = 0, seconds = 0;
+  /// Memory plan against the on-chip memory: the planned activation arena
+  /// (at the planning bound), the weights, and what does not fit.
+  double arenaBytes = 0, weightBytes = 0, onChipBytes = 0, spillBytes = 0;
   std::vector<OpCost> ops;
 };
 
