@@ -694,11 +694,19 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (!reportPath.empty()) {
-      if (quantScheme == QuantScheme::None) {
-        llvm::errs() << "mu-compile: error: --report compares a quantized artifact with the float "
-                        "model: pass --quant\n";
+      // Without quantization a report still measures a target whose float
+      // regions run in FP16/BF16 against the FP32 model.
+      if (quantScheme == QuantScheme::None &&
+          theTarget->floatPrecision == mu::target::FloatPrecision::F32) {
+        llvm::errs() << "mu-compile: error: --report compares a quantized (or reduced-precision "
+                        "target) artifact with the FP32 model: pass --quant\n";
         return 1;
       }
+      if (quantScheme == QuantScheme::None)
+        opts.config.emplace_back(
+            "mu.quant", std::string("none, ") +
+                            mu::target::floatPrecisionName(theTarget->floatPrecision) +
+                            " float regions (" + theTarget->name + ")");
       if (reportText.empty() && calibPath.empty()) {
         llvm::errs() << "mu-compile: error: --report needs evaluation data: --report-text FILE "
                         "(or --calib FILE)\n";
