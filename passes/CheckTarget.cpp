@@ -158,11 +158,11 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
                             .str());
       };
       for (auto [i, v] : llvm::enumerate(op.getOperands())) {
-        bool weight = isConstantLike(v) || v.getDefiningOp<mlir::quant::StorageCastOp>();
+        bool weight = isStoredWeight(v);
         if (r)
           checkClass(v, weight ? "weight" : "input", unsigned(i), weight ? r->weights : r->inputs);
         if (weight)
-          checkWeight(v, kind, rule, why);
+          checkWeight(v, rule, why);
       }
       for (auto [i, v] : llvm::enumerate(op.getResults())) {
         if (r)
@@ -207,8 +207,7 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
   }
 
   /// Weight encodings of the scheme: granularity, blocks, power-of-two.
-  void checkWeight(Value v, StringRef kind, const mu::target::SchemeRule &rule,
-                   std::vector<std::string> &why) {
+  void checkWeight(Value v, const mu::target::SchemeRule &rule, std::vector<std::string> &why) {
     auto et = cast<RankedTensorType>(v.getType()).getElementType();
     auto q = dyn_cast<mlir::quant::QuantizedType>(et);
     if (!q || q.getStorageTypeIntegralWidth() == 32) // float weights, int32 biases
@@ -235,7 +234,6 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
                         .str());
     if (rule.weights.powerOfTwo && llvm::any_of(scales, [](double s) { return !isPowerOfTwo(s); }))
       why.push_back("weight scale is not a power of two");
-    (void)kind;
   }
 
   /// Activation encodings of the scheme and the target's fixed encodings.
@@ -251,8 +249,7 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
         continue;
       auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et);
       if (!u || std::fabs(u.getScale() - fe.scale) > 1e-9 * fe.scale ||
-          u.getZeroPoint() != fe.zeroPoint)
-      {
+          u.getZeroPoint() != fe.zeroPoint) {
         char scale[32];
         std::snprintf(scale, sizeof scale, "%.9g", fe.scale);
         why.push_back(llvm::formatv("output must have the fixed encoding scale {0} zero point {1}",

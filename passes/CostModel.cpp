@@ -45,10 +45,6 @@ std::string rateClass(Operation *op) {
   return "float";
 }
 
-bool isWeight(Value v) {
-  return isConstantLike(v) || v.getDefiningOp<mlir::quant::StorageCastOp>();
-}
-
 /// No arithmetic and (in a planned program) no copy worth counting.
 bool isFree(StringRef kind) { return kind == "reshape" || kind == "dim" || kind == "range"; }
 
@@ -133,7 +129,7 @@ void costProgram(func::FuncOp f, int64_t tokens, int64_t past, const Rates &dev,
     for (auto [i, v] : llvm::enumerate(op.getOperands())) {
       if (attention && i >= 3)
         continue; // the cache: counted above, in DRAM
-      if (!isWeight(v)) {
+      if (!isStoredWeight(v)) {
         local += elements(v, tokens) * elementBytes(v.getType());
         continue;
       }

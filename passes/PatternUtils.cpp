@@ -1,5 +1,7 @@
 //===- PatternUtils.cpp - helpers shared by the fusion passes -------------===//
 #include "passes/PatternUtils.h"
+
+#include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mu/Support/Half.h"
 
 #include "mlir/IR/AsmState.h"
@@ -69,6 +71,10 @@ Value matchInvSqrt(Value v) {
 }
 
 bool isConstantLike(Value v) { return static_cast<bool>(constantValue(v)); }
+
+bool isStoredWeight(Value v) {
+  return isConstantLike(v) || v.getDefiningOp<mlir::quant::StorageCastOp>();
+}
 
 ElementsAttr constantValue(Value v) {
   while (auto c = def<CastOp>(v))

@@ -45,6 +45,10 @@ mlir::Value matchInvSqrt(mlir::Value v);
 /// True if `v` is (a float cast of) a mu.constant: weights and tables.
 bool isConstantLike(mlir::Value v);
 
+/// True if a kernel reads `v` from the artifact's constants: a constant or
+/// its quantized view (`quant.scast`).
+bool isStoredWeight(mlir::Value v);
+
 /// The ElementsAttr behind `v`, looking through casts; null otherwise.
 mlir::ElementsAttr constantValue(mlir::Value v);
 

@@ -546,6 +546,14 @@ void mergeInto(Object &base, const Object &over) {
   }
 }
 
+/// "amd-xdna, cpu, ..." for messages.
+std::string builtinList() {
+  std::string names;
+  for (const std::string &n : builtinTargetNames())
+    names += (names.empty() ? "" : ", ") + n;
+  return names;
+}
+
 const char *builtinText(const std::string &name) {
   for (size_t i = 0; i < kNumBuiltinTargets; ++i)
     if (name == kBuiltinTargets[i].name)
@@ -568,10 +576,7 @@ bool resolveExtends(Object &o, const std::string &file, std::string &error, int 
   std::string base = e->getAsString()->str();
   const char *text = builtinText(base);
   if (!text) {
-    std::string names;
-    for (const std::string &n : builtinTargetNames())
-      names += (names.empty() ? "" : ", ") + n;
-    error = file + ": 'extends': '" + base + "' is not a shipped target (" + names + ")";
+    error = file + ": 'extends': '" + base + "' is not a shipped target (" + builtinList() + ")";
     return false;
   }
   if (depth > 4) {
@@ -632,14 +637,68 @@ bool loadTargetFile(const std::string &path, Target &out, std::string &error) {
 bool loadBuiltinTarget(const std::string &name, Target &out, std::string &error) {
   const char *text = builtinText(name);
   if (!text) {
-    std::string names;
-    for (const std::string &n : builtinTargetNames())
-      names += (names.empty() ? "" : ", ") + n;
-    error = "unknown target '" + name + "' (shipped: " + names +
+    error = "unknown target '" + name + "' (shipped: " + builtinList() +
             "; or pass your own with --target-file FILE)";
     return false;
   }
   return parseTarget(text, "targets/" + name + "/target.json", out, error);
+}
+
+const SchemeRule *selectScheme(const Target &t, const SchemeRequest &r, std::string &error) {
+  std::string name = r.quant.empty() ? t.defaultScheme : r.quant;
+  const SchemeRule *rule = t.scheme(name);
+  if (!rule) {
+    error = "--quant=" + name + " is not allowed by target '" + t.name + "' (" + t.file +
+            " allows: " + t.schemeList() + ")";
+    return nullptr;
+  }
+  auto refuse = [&](const std::string &what) -> const SchemeRule * {
+    error = what + " is not allowed by target '" + t.name + "' at --quant=" + name + " (" +
+            t.file + ")";
+    return nullptr;
+  };
+  if (const auto &a = rule->activations) {
+    if (r.actSymmetric && a->encoding != ActEncoding::IntSymmetric)
+      return refuse(std::string("--act-symmetric (the target encodes activations as ") +
+                    actEncodingName(a->encoding) + ")");
+    if (r.actChannel && a->granularity == Granularity::Tensor)
+      return refuse("--act-granularity=channel (per-tensor activations only)");
+  }
+  const std::vector<int64_t> &blocks = rule->weights.blockSizes;
+  if (r.weightBlock > 0 && std::find(blocks.begin(), blocks.end(), r.weightBlock) == blocks.end())
+    return refuse("--weight-block=" + std::to_string(r.weightBlock) +
+                  (blocks.empty() ? " (no block-wise weights)" : " (other block sizes)"));
+  return rule;
+}
+
+std::string describeTarget(const Target &t) {
+  std::string s = t.name + " (" + t.kind + ", float " + floatPrecisionName(t.floatPrecision) +
+                  (t.cpuFallback ? ", CPU fallback" : ", no fallback") + ", weights " +
+                  t.weightLayout + "): " + t.description + "\n";
+  auto granularity = [](Granularity g) {
+    return g == Granularity::Channel ? "per-channel" : "per-tensor";
+  };
+  for (const SchemeRule &r : t.schemes) {
+    s += "  " + r.name + (r.name == t.defaultScheme ? " (default)" : "");
+    if (!r.mode.empty())
+      s += " [" + r.mode + "]";
+    if (r.name != "none") {
+      s += ": weights i" + std::to_string(r.weights.bits) + " " +
+           granularity(r.weights.granularity);
+      if (!r.weights.blockSizes.empty())
+        s += " or blocks";
+      if (r.weights.powerOfTwo)
+        s += " pow2";
+      if (r.activations)
+        s += ", activations " + std::to_string(r.activations->bits) + "-bit " +
+             actEncodingName(r.activations->encoding) + " " +
+             granularity(r.activations->granularity) + (r.activations->powerOfTwo ? " pow2" : "");
+      else
+        s += ", float activations";
+    }
+    s += "\n";
+  }
+  return s;
 }
 
 std::string TargetViolation::message() const {

@@ -337,35 +337,21 @@ static bool resolveTarget() {
     llvm::errs() << "mu-compile: error: give --target or --target-file, not both\n";
     return false;
   }
-  std::string where = targetFile.empty() ? "targets/" + t->name + "/target.json" : t->file;
-  std::string scheme = quantScheme.getNumOccurrences() ? schemeName(quantScheme) : t->defaultScheme;
-  theRule = t->scheme(scheme);
+  mu::target::SchemeRequest request;
+  if (quantScheme.getNumOccurrences())
+    request.quant = schemeName(quantScheme);
+  request.actSymmetric = actSymmetric;
+  request.actChannel = actGranularity.getNumOccurrences() && actGranularity == "channel";
+  request.weightBlock = weightBlock;
+  theRule = mu::target::selectScheme(*t, request, error);
   if (!theRule) {
-    llvm::errs() << "mu-compile: error: --quant=" << scheme << " is not allowed by target '"
-                 << t->name << "' (" << where << " allows: " << t->schemeList() << ")\n";
+    llvm::errs() << "mu-compile: error: " << error << "\n";
     return false;
   }
   for (QuantScheme s : {QuantScheme::None, QuantScheme::W8, QuantScheme::W8A8,
                         QuantScheme::W8A16, QuantScheme::W16A16})
-    if (scheme == schemeName(s))
+    if (theRule->name == schemeName(s))
       quantScheme = s;
-  auto refuse = [&](const std::string &what) {
-    llvm::errs() << "mu-compile: error: " << what << " is not allowed by target '" << t->name
-                 << "' at --quant=" << scheme << " (" << where << ")\n";
-    return false;
-  };
-  if (const auto &a = theRule->activations) {
-    if (actSymmetric && a->encoding != mu::target::ActEncoding::IntSymmetric)
-      return refuse(std::string("--act-symmetric (the target encodes activations as ") +
-                    mu::target::actEncodingName(a->encoding) + ")");
-    if (actGranularity.getNumOccurrences() && actGranularity == "channel" &&
-        a->granularity == mu::target::Granularity::Tensor)
-      return refuse("--act-granularity=channel (per-tensor activations only)");
-  }
-  if (weightBlock > 0 && !llvm::is_contained(theRule->weights.blockSizes, int64_t(weightBlock)))
-    return refuse("--weight-block=" + std::to_string(weightBlock) +
-                  (theRule->weights.blockSizes.empty() ? std::string(" (no block-wise weights)")
-                                                       : std::string(" (other block sizes)")));
   theTarget = std::move(t);
   return true;
 }
@@ -389,36 +375,8 @@ static int printTargets() {
       }
     }
   }
-  for (const mu::target::Target &t : list) {
-    llvm::outs() << t.name << " (" << t.kind << ", float "
-                 << mu::target::floatPrecisionName(t.floatPrecision)
-                 << (t.cpuFallback ? ", CPU fallback" : ", no fallback") << ", weights "
-                 << t.weightLayout << "): " << t.description << "\n";
-    for (const mu::target::SchemeRule &s : t.schemes) {
-      llvm::outs() << "  " << s.name << (s.name == t.defaultScheme ? " (default)" : "");
-      if (!s.mode.empty())
-        llvm::outs() << " [" << s.mode << "]";
-      if (s.name != "none") {
-        llvm::outs() << ": weights i" << s.weights.bits << " "
-                     << (s.weights.granularity == mu::target::Granularity::Channel ? "per-channel"
-                                                                                  : "per-tensor");
-        if (!s.weights.blockSizes.empty())
-          llvm::outs() << " or blocks";
-        if (s.weights.powerOfTwo)
-          llvm::outs() << " pow2";
-        if (s.activations)
-          llvm::outs() << ", activations " << s.activations->bits << "-bit "
-                       << mu::target::actEncodingName(s.activations->encoding) << " "
-                       << (s.activations->granularity == mu::target::Granularity::Channel
-                               ? "per-channel"
-                               : "per-tensor")
-                       << (s.activations->powerOfTwo ? " pow2" : "");
-        else
-          llvm::outs() << ", float activations";
-      }
-      llvm::outs() << "\n";
-    }
-  }
+  for (const mu::target::Target &t : list)
+    llvm::outs() << mu::target::describeTarget(t);
   return 0;
 }
 

@@ -133,6 +133,22 @@ struct TargetCheckResult {
   std::string toJson() const;
 };
 
+/// What a compile asks of a target's schemes (the options they constrain).
+struct SchemeRequest {
+  std::string quant;                  ///< scheme name; "" = the target's default
+  bool actSymmetric = false;          ///< symmetric activations asked for
+  bool actChannel = false;            ///< per-channel activation outputs asked for explicitly
+  int64_t weightBlock = 0;            ///< block-wise weights of this size (0: none)
+};
+
+/// The scheme `request` selects, or null with `error` (naming the target
+/// file) when the target does not allow it or one of the options.
+const SchemeRule *selectScheme(const Target &target, const SchemeRequest &request,
+                               std::string &error);
+
+/// The target and its schemes for people (`mu-compile --list-targets`).
+std::string describeTarget(const Target &target);
+
 /// Parses a target file's text; `file` names it in errors.
 bool parseTarget(const std::string &text, const std::string &file, Target &out, std::string &error);
 
