@@ -451,6 +451,10 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
 
 } // namespace
 
+bool constantData(ElementsAttr value, std::vector<uint8_t> &bytes, std::string &error) {
+  return constantBytes(value, bytes, error);
+}
+
 bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
                 std::string &error) {
   // Lower to kernel programs and plan memory (the module is updated in place).

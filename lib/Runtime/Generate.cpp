@@ -151,6 +151,29 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
   return Status::success();
 }
 
+Status Generator::teacherForcedArgmax(const std::vector<int> &ids, std::vector<int> &top1) {
+  if (isEncoderDecoder() || !model_.program("decode"))
+    return Status::error("teacher forcing needs a decoder-only artifact with a decode program");
+  if (ids.size() > size_t(model_.fb().max_ctx()))
+    return Status::error(std::to_string(ids.size()) + " tokens exceed the " +
+                         std::to_string(model_.fb().max_ctx()) + "-token KV cache");
+  session_.resetState();
+  top1.clear();
+  std::vector<float> last;
+  int64_t vocab = 0;
+  HostTensor in = HostTensor::make(DType::I64, {1, 1});
+  HostTensor pos = HostTensor::make(DType::I64, {});
+  for (size_t j = 0; j < ids.size(); ++j) {
+    *in.as<int64_t>() = ids[j];
+    *pos.as<int64_t>() = int64_t(j);
+    Status s = runLogits("decode", {in.ref(), pos.ref()}, 1, last, vocab);
+    if (!s.ok)
+      return s;
+    top1.push_back(int(std::max_element(last.begin(), last.end()) - last.begin()));
+  }
+  return Status::success();
+}
+
 Status Generator::decodeLoop(std::vector<int> &seq, bool cached, int maxNew,
                              const SamplingOptions &opts, const std::vector<int> &stopIds,
                              const std::function<void(int)> &onToken, GenerateStats &stats,

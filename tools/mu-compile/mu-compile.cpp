@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Mu/MuOps.h"
 #include "mu/Artifact/MubWriter.h"
+#include "mu/Export/QdqOnnx.h"
 #include "mu/Import/Import.h"
 #include "mu/Quant/Ptq.h"
 #include "mu/Version.h"
@@ -47,14 +48,21 @@ static cl::opt<std::string> configPath("config",
     cl::desc("config.json for a safetensors checkpoint (default: next to it)"),
     cl::value_desc("file"), cl::cat(category));
 
-enum class Emit { Mub, Kernels, Mlir, MlirBytecode, Summary };
+enum class Emit { Mub, QdqOnnx, Kernels, Mlir, MlirBytecode, Summary };
 static cl::opt<Emit> emit("emit",
     cl::desc("What to produce (default: from the -o extension, else mub):"),
     cl::values(clEnumValN(Emit::Mub, "mub", "deployable artifact for mu-run / libmu_runtime"),
+               clEnumValN(Emit::QdqOnnx, "qdq-onnx",
+                          "QDQ ONNX models for vendor runtimes in the directory -o (prefill.onnx, "
+                          "decode.onnx, mu-qdq.json, tokenizer)"),
                clEnumValN(Emit::Kernels, "muk", "the planned kernel programs (muk dialect) as MLIR text"),
                clEnumValN(Emit::Mlir, "mlir", "the fused mu graph as MLIR text"),
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
                clEnumValN(Emit::Summary, "summary", "op counts, parameters and dynamic dims")),
+    cl::cat(category));
+static cl::opt<bool> qdqEmulateFloat("qdq-emulate-float",
+    cl::desc("--emit=qdq-onnx: write the target's FP16/BF16 rounding as Cast pairs, so ONNX "
+             "Runtime's CPU provider reproduces the target's numerics"),
     cl::cat(category));
 static cl::opt<bool> noFuse("no-fuse",
     cl::desc("Skip the fusion pipeline: emit the graph as imported"), cl::cat(category));
@@ -567,6 +575,10 @@ int main(int argc, char **argv) {
   else if (llvm::StringRef(outputPath).ends_with(".mlirbc"))
     kind = Emit::MlirBytecode;
   std::string out = outputPath;
+  if (kind == Emit::QdqOnnx && out.empty()) {
+    llvm::errs() << "mu-compile: error: --emit=qdq-onnx needs -o DIR (the models' directory)\n";
+    return 1;
+  }
   if (out.empty())
     out = kind == Emit::Mub ? (llvm::sys::path::stem(inputPath) + ".mub").str() : "-";
 
@@ -579,11 +591,14 @@ int main(int argc, char **argv) {
   const bool targetSummary =
       kind == Emit::Summary && (targetName.getNumOccurrences() || !targetFile.empty());
   std::string summaryText, targetJson;
+  std::string qdqArchitecture; // --emit=qdq-onnx: sidecar metadata and files
+  std::vector<std::pair<std::string, std::string>> qdqConfig;
+  std::vector<std::string> qdqTokenizerFiles;
   if (targetSummary) {
     llvm::raw_string_ostream os(summaryText);
     printSummary(*module, os);
   }
-  if (kind == Emit::Mub || kind == Emit::Kernels || targetSummary) {
+  if (kind == Emit::Mub || kind == Emit::QdqOnnx || kind == Emit::Kernels || targetSummary) {
     {
       std::string diag;
       ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
@@ -608,7 +623,8 @@ int main(int argc, char **argv) {
     opts.targetScheme = theRule->name;
     opts.noFallback = noFallback;
     opts.targetCheck = std::make_shared<mu::target::TargetCheckResult>();
-    opts.packWeights = theTarget->weightLayout == "i8n16k4";
+    // QDQ ONNX takes row-major integer weights (the runtime repacks them).
+    opts.packWeights = theTarget->weightLayout == "i8n16k4" && kind != Emit::QdqOnnx;
     opts.weightPerTensor = theRule->weights.granularity == mu::target::Granularity::Tensor;
     opts.weightPowerOfTwo = theRule->weights.powerOfTwo;
     opts.config.emplace_back("mu.target.scheme", theRule->name);
@@ -628,6 +644,15 @@ int main(int argc, char **argv) {
       llvm::sys::path::append(p, "tokenizer.json");
       if (llvm::sys::fs::exists(p))
         tokPath = p.str().str();
+    }
+    qdqArchitecture = opts.architecture;
+    qdqConfig = opts.config;
+    if (!tokPath.empty()) {
+      qdqTokenizerFiles.push_back(tokPath);
+      llvm::SmallString<256> tc(llvm::sys::path::parent_path(tokPath));
+      llvm::sys::path::append(tc, "tokenizer_config.json");
+      if (llvm::sys::fs::exists(tc))
+        qdqTokenizerFiles.push_back(tc.str().str());
     }
     if (!tokPath.empty() && !mu::importTokenizerJson(tokPath, opts.tokenizer, error)) {
       llvm::errs() << "mu-compile: error: " << error << "\n";
@@ -713,10 +738,38 @@ int main(int argc, char **argv) {
     floatTargetText = targetText;
   }
 
-  llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
+  if (kind == Emit::QdqOnnx) {
+    mu::QdqOnnxOptions q;
+    q.target = theTarget->name;
+    q.scheme = theRule->name;
+    q.emulateFloat = qdqEmulateFloat;
+    q.prefillChunk = theTarget->staticShapes ? theTarget->prefillChunk : 0;
+    q.maxCtx = maxCtx > 0 ? int64_t(maxCtx) : int64_t(maxSeq);
+    q.architecture = qdqArchitecture;
+    q.producerVersion = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
+    q.config = qdqConfig;
+    q.tokenizerFiles = qdqTokenizerFiles;
+    mu::QdqOnnxSummary qs;
+    if (!mu::exportQdqOnnx(*module, q, out, qs, error)) {
+      llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";
+      return 1;
+    }
+    llvm::errs() << "wrote " << out << ": " << qs.nodes << " nodes (" << qs.quantizeNodes
+                 << " QuantizeLinear, " << qs.dequantizeNodes << " DequantizeLinear)";
+    if (!qs.hostNodes.empty())
+      llvm::errs() << ", " << qs.hostNodes.size()
+                   << " decode-graph nodes stay on the host CPU in float (doc_string 'mu: runs on "
+                      "the host CPU')";
+    llvm::errs() << "\n";
+  }
+
+  llvm::Error err = kind == Emit::QdqOnnx ? llvm::Error::success() :
+      llvm::writeToOutput(out, [&](llvm::raw_ostream &os) -> llvm::Error {
     switch (kind) {
     case Emit::Mub:
       mub.write(os);
+      break;
+    case Emit::QdqOnnx:
       break;
     case Emit::Kernels: // the planned muk programs, as MLIR text
     case Emit::Mlir: {

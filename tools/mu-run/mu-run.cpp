@@ -136,7 +136,8 @@ int fail(const std::string &msg) {
 int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
-  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath;
+  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile;
+  int teacherTokens = 512;
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
   bool greedy = false, json = false, info = false, showIds = false, noCache = false,
@@ -156,6 +157,11 @@ int main(int argc, char **argv) {
   app.add_flag("--json", json, "print one JSON object: tokens, text, ttft_ms, tokens_per_s, ...");
   app.add_flag("--ids", showIds, "also print the token ids");
   app.add_option("--perplexity", pplFile, "report the perplexity of a text file");
+  app.add_option("--teacher-forced", teacherFile,
+                 "feed a text file's tokens (BOS first) one per decode step and print JSON "
+                 "{ids, top1}: the argmax after each prefix (compare with other runtimes)");
+  app.add_option("--teacher-tokens", teacherTokens,
+                 "--teacher-forced: how many tokens (default 512, BOS included)");
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
   app.add_option("--compare", comparePath,
                  "also run this artifact (e.g. the quantized model) on the same tokens: with "
@@ -276,6 +282,35 @@ int main(int argc, char **argv) {
       ids.push_back(v);
     if (!is.eof())
       return fail("--prompt-ids: expected integers separated by spaces");
+  }
+
+  if (!teacherFile.empty()) {
+    std::ifstream f(teacherFile, std::ios::binary);
+    if (!f)
+      return fail(teacherFile + ": cannot read");
+    if (!tok.valid())
+      return fail(path + ": --teacher-forced needs the artifact's tokenizer");
+    if (teacherTokens < 1)
+      return fail("--teacher-tokens must be positive");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::vector<int> all = tok.encode(ss.str(), false), ids;
+    if (tok.bosId() >= 0)
+      ids.push_back(tok.bosId());
+    for (size_t i = 0; i < all.size() && ids.size() < size_t(teacherTokens); ++i)
+      ids.push_back(all[i]);
+    std::vector<int> top1;
+    st = gen.teacherForcedArgmax(ids, top1);
+    if (!st.ok)
+      return fail(st.message);
+    auto list = [](const std::vector<int> &v) {
+      std::string s = "[";
+      for (size_t i = 0; i < v.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(v[i]);
+      return s + "]";
+    };
+    std::printf("{\"ids\": %s, \"top1\": %s}\n", list(ids).c_str(), list(top1).c_str());
+    return 0;
   }
 
   if (!pplFile.empty()) {

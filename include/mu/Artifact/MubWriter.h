@@ -97,6 +97,10 @@ struct MubArtifact {
   void write(llvm::raw_ostream &os) const;
 };
 
+/// The bytes of a constant in runtime layout (little-endian elements, bool
+/// one byte each, splats expanded).
+bool constantData(mlir::ElementsAttr value, std::vector<uint8_t> &bytes, std::string &error);
+
 /// Lowers `module` (fused mu graph) to kernel programs (mu-lower-to-kernels,
 /// [mu-quantize-weights,] mu-plan-memory; the module is updated in place) and
 /// serializes it. Weights are not copied: segments view the module's blobs.

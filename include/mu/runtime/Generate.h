@@ -59,6 +59,10 @@ public:
   /// Logits for every position of `ids` ([ids.size() x vocab]).
   Status logits(const std::vector<int> &ids, std::vector<float> &out, int64_t &vocab);
 
+  /// Teacher forcing through the KV cache: feeds `ids` one token per
+  /// `decode` call (positions 0, 1, ...) and stores, for each position, the
+  /// argmax of the next-token logits (`top1[j]` follows `ids[0..j]`).
+  Status teacherForcedArgmax(const std::vector<int> &ids, std::vector<int> &top1);
   /// Use the KV-cache programs (prefill/decode) when the artifact has them
   /// (default); otherwise every step recomputes the whole sequence.
   void setUseCache(bool on) { useCache_ = on; }

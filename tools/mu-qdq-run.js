@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// mu-qdq-run: drives the QDQ ONNX models that `mu-compile --emit=qdq-onnx`
+// writes (prefill.onnx + decode.onnx + mu-qdq.json) with ONNX Runtime's CPU
+// provider (npm onnxruntime-node) and a KV-cache loop, and prints JSON.
+//
+//   node mu-qdq-run.js DIR --teacher IDS.json     top-1 after every prefix of
+//                                                 the ids in IDS.json ({"ids": [...]},
+//                                                 as `mu-run --teacher-forced` prints)
+//   node mu-qdq-run.js DIR --prompt-ids "1 2 3" --greedy N
+//                                                 prefill (fixed chunks when the
+//                                                 target has them; the tail token
+//                                                 by token), then N greedy steps
+//   options: --threads N (default 1)  --save-optimized FILE (decode graph after
+//            ONNX Runtime's optimizer, for counting its fused integer nodes)
+//            --bench (time a 64-token prefill and decode steps)
+//
+// onnxruntime-node must resolve from the working directory or NODE_PATH.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function usage(msg) {
+  console.error('mu-qdq-run: error: ' + msg);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const a = { threads: 1 };
+  for (let i = 0; i < argv.length; ++i) {
+    const k = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) usage(k + ' needs a value');
+      return argv[++i];
+    };
+    if (k === '--teacher') a.teacher = next();
+    else if (k === '--prompt-ids') a.promptIds = next().trim().split(/\s+/).map(Number);
+    else if (k === '--greedy') a.greedy = Number(next());
+    else if (k === '--threads') a.threads = Number(next());
+    else if (k === '--save-optimized') a.saveOptimized = next();
+    else if (k === '--bench') a.bench = true;
+    else if (k.startsWith('--')) usage('unknown option ' + k);
+    else if (!a.dir) a.dir = k;
+    else usage('unexpected argument ' + k);
+  }
+  if (!a.dir) usage('expected the models directory');
+  return a;
+}
+
+let ort;
+try {
+  // From the working directory (an npm install there) or NODE_PATH.
+  ort = require(require.resolve('onnxruntime-node',
+                                { paths: [process.cwd()].concat((process.env.NODE_PATH || '').split(':')) }));
+} catch (e) {
+  console.error('mu-qdq-run: onnxruntime-node is not installed (npm install onnxruntime-node@1.30.0)');
+  process.exit(77);
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const sidecarPath = path.join(args.dir, 'mu-qdq.json');
+  if (!fs.existsSync(sidecarPath)) usage(sidecarPath + ' not found (mu-compile --emit=qdq-onnx -o DIR)');
+  const side = JSON.parse(fs.readFileSync(sidecarPath, 'utf8'));
+  const kv = side.kv_cache;
+  const opts = (optimized) => {
+    const o = {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: args.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    };
+    if (optimized) o.optimizedModelFilePath = optimized;
+    return o;
+  };
+  const decode = await ort.InferenceSession.create(
+    path.join(args.dir, side.models.decode.file), opts(args.saveOptimized));
+  const prefill = await ort.InferenceSession.create(path.join(args.dir, side.models.prefill.file), opts());
+  const chunk = side.models.prefill.sequence_length || 0;
+
+  let past = null;
+  const reset = () => {
+    past = {};
+    for (let i = 0; i < kv.layers; ++i)
+      for (const n of ['key', 'value'])
+        past[`past_key_values.${i}.${n}`] =
+            new ort.Tensor('float32', new Float32Array(0), [1, kv.kv_heads, 0, kv.head_dim]);
+  };
+  // Runs `ids` at positions start.. through one session; returns the logits
+  // of the last position and keeps the updated cache.
+  const run = async (session, ids, start) => {
+    const n = ids.length;
+    const feeds = Object.assign({}, past);
+    feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, n]);
+    const pos = new BigInt64Array(n);
+    for (let i = 0; i < n; ++i) pos[i] = BigInt(start + i);
+    feeds.position_ids = new ort.Tensor('int64', pos, [1, n]);
+    const out = await session.run(feeds);
+    for (let i = 0; i < kv.layers; ++i)
+      for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
+    const lg = out.logits;
+    const vocab = lg.dims[lg.dims.length - 1];
+    return lg.data.subarray(lg.data.length - vocab);
+  };
+  const argmax = (row) => {
+    let best = 0;
+    for (let v = 1; v < row.length; ++v) if (row[v] > row[best]) best = v;
+    return best;
+  };
+  // A prompt: whole chunks through prefill, the rest through decode.
+  const feedPrompt = async (ids) => {
+    let at = 0, last = null;
+    while (at < ids.length) {
+      const left = ids.length - at;
+      if (left > 1 && (!chunk || left >= chunk)) {
+        const n = chunk || left;
+        last = await run(prefill, ids.slice(at, at + n), at);
+        at += n;
+      } else {
+        last = await run(decode, [ids[at]], at);
+        at += 1;
+      }
+    }
+    return last;
+  };
+
+  const result = { engine: 'onnxruntime-node', threads: args.threads, target: side.target, scheme: side.scheme };
+  if (args.teacher) {
+    const ids = JSON.parse(fs.readFileSync(args.teacher, 'utf8')).ids;
+    reset();
+    result.top1 = [];
+    for (let j = 0; j < ids.length; ++j) result.top1.push(argmax(await run(decode, [ids[j]], j)));
+  }
+  if (args.promptIds) {
+    reset();
+    const seq = args.promptIds.slice();
+    let last = await feedPrompt(seq);
+    const gen = [];
+    for (let s = 0; s < (args.greedy || 0); ++s) {
+      const t = argmax(last);
+      gen.push(t);
+      seq.push(t);
+      if (s + 1 < args.greedy) last = await run(decode, [t], seq.length - 1);
+    }
+    result.generated = gen;
+  }
+  if (args.bench) {
+    const prompt = Array.from({ length: 64 }, (_, i) => 10 + i);
+    let bestPrefill = Infinity, bestStep = Infinity;
+    for (let r = 0; r < 3; ++r) {
+      reset();
+      let t0 = process.hrtime.bigint();
+      await feedPrompt(prompt);
+      bestPrefill = Math.min(bestPrefill, Number(process.hrtime.bigint() - t0) / 1e6);
+      t0 = process.hrtime.bigint();
+      const steps = 32;
+      for (let s = 0; s < steps; ++s) await run(decode, [5], prompt.length + s);
+      bestStep = Math.min(bestStep, Number(process.hrtime.bigint() - t0) / 1e6 / steps);
+    }
+    result.prefill64_ms = bestPrefill;
+    result.decode_step_ms = bestStep;
+    result.decode_tokens_per_s = 1000 / bestStep;
+  }
+  console.log(JSON.stringify(result));
+}
+
+main().catch((e) => {
+  console.error('mu-qdq-run: error: ' + (e && e.message ? e.message : String(e)));
+  process.exit(1);
+});
