@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build git ca-certificates \
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools \
   libprotobuf-dev protobuf-compiler libonnx-dev \
-  libflatbuffers-dev flatbuffers-compiler libeigen3-dev libcli11-dev \
+  libflatbuffers-dev flatbuffers-compiler libeigen3-dev libcli11-dev nlohmann-json3-dev \
   libgtest-dev libonnx-testdata python3 python3-numpy python3-onnx time \
   g++-aarch64-linux-gnu qemu-user file >/dev/null
 echo "dependencies installed"

@@ -10,6 +10,11 @@
 //                                                 prefill (fixed chunks when the
 //                                                 target has them; the tail token
 //                                                 by token), then N greedy steps
+//   node mu-qdq-run.js DIR --seq2seq EX.json      encoder-decoder (encoder.onnx +
+//                                                 decoder.onnx): runs each example's
+//                                                 source, then its decoder tokens
+//                                                 teacher-forced (`mu-run
+//                                                 --teacher-forced dev.jsonl` output)
 //   options: --threads N (default 1)  --save-optimized FILE (decode graph after
 //            ONNX Runtime's optimizer, for counting its fused integer nodes)
 //            --bench (time a 64-token prefill and decode steps)
@@ -33,6 +38,7 @@ function parseArgs(argv) {
       return argv[++i];
     };
     if (k === '--teacher') a.teacher = next();
+    else if (k === '--seq2seq') a.seq2seq = next();
     else if (k === '--prompt-ids') a.promptIds = next().trim().split(/\s+/).map(Number);
     else if (k === '--greedy') a.greedy = Number(next());
     else if (k === '--threads') a.threads = Number(next());
@@ -67,11 +73,17 @@ async function main() {
       executionProviders: ['cpu'],
       intraOpNumThreads: args.threads,
       interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: process.env.MU_ORT_OPT || 'all',
     };
+    // ONNX Runtime turns DQ(int8 weight) -> MatMul into MatMulNBits and by
+    // default (accuracy level 4) then quantizes the float activations to int8
+    // on the fly: numerics the QDQ graph does not ask for. Level 0 keeps them
+    // float (MU_ORT_ACCURACY_LEVEL overrides).
+    o.extra = { session: { qdq_matmulnbits_accuracy_level: process.env.MU_ORT_ACCURACY_LEVEL || '0' } };
     if (optimized) o.optimizedModelFilePath = optimized;
     return o;
   };
+  if (side.models.encoder) return seq2seq(args, side, opts);
   const decode = await ort.InferenceSession.create(
     path.join(args.dir, side.models.decode.file), opts(args.saveOptimized));
   const prefill = await ort.InferenceSession.create(path.join(args.dir, side.models.prefill.file), opts());
@@ -159,6 +171,42 @@ async function main() {
     result.prefill64_ms = bestPrefill;
     result.decode_step_ms = bestStep;
     result.decode_tokens_per_s = 1000 / bestStep;
+  }
+  console.log(JSON.stringify(result));
+}
+
+// Encoder-decoder: the encoder's cross K/V feed every decoder step.
+async function seq2seq(args, side, opts) {
+  if (!args.seq2seq) usage('an encoder-decoder model directory needs --seq2seq EX.json');
+  const kv = side.kv_cache;
+  const enc = await ort.InferenceSession.create(path.join(args.dir, side.models.encoder.file), opts());
+  const dec = await ort.InferenceSession.create(path.join(args.dir, side.models.decoder.file),
+                                                opts(args.saveOptimized));
+  const data = JSON.parse(fs.readFileSync(args.seq2seq, 'utf8'));
+  const ids = (a) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
+  const result = { engine: 'onnxruntime-node', threads: args.threads, target: side.target,
+                   scheme: side.scheme, examples: [] };
+  for (const ex of data.examples) {
+    const eo = await enc.run({ [enc.inputNames[0]]: ids(ex.source) });
+    const feeds = {};
+    for (const n of dec.inputNames) if (n.startsWith('cross.')) feeds[n] = eo[n];
+    for (let i = 0; i < kv.layers; ++i)
+      for (const k of ['key', 'value'])
+        feeds[`past_key_values.${i}.${k}`] =
+            new ort.Tensor('float32', new Float32Array(0), [1, kv.kv_heads, 0, kv.head_dim]);
+    const top1 = [];
+    for (let j = 0; j < ex.decoder.length; ++j) {
+      feeds[dec.inputNames[0]] = ids([ex.decoder[j]]);
+      feeds.position_ids = ids([j]);
+      const out = await dec.run(feeds);
+      for (let i = 0; i < kv.layers; ++i)
+        for (const k of ['key', 'value']) feeds[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
+      const lg = out.logits.data, vocab = out.logits.dims[out.logits.dims.length - 1];
+      let best = 0;
+      for (let v = 1; v < vocab; ++v) if (lg[lg.length - vocab + v] > lg[lg.length - vocab + best]) best = v;
+      top1.push(best);
+    }
+    result.examples.push({ top1 });
   }
   console.log(JSON.stringify(result));
 }

@@ -179,7 +179,7 @@ public:
   GraphBuilder(onnx::GraphProto &g, const QdqOnnxOptions &o, QdqOnnxSummary &s, std::string &e)
       : g(g), opts(o), summary(s), error(e) {}
 
-  bool program(func::FuncOp f, int64_t fixedSeq);
+  bool program(func::FuncOp f, int64_t fixedSeq, bool encoder);
   bool usedMsDomain = false;
 
 private:
@@ -935,11 +935,11 @@ std::string GraphBuilder::inputDims(onnx::ValueInfoProto *vi, Value v, int type,
   return vi->name();
 }
 
-bool GraphBuilder::program(func::FuncOp f, int64_t fixedSeq) {
+bool GraphBuilder::program(func::FuncOp f, int64_t fixedSeq, bool encoder) {
   Block &body = f.getBody().front();
   kernelNames = muk::kernelResultNames(body);
   g.set_name(f.getSymName().str());
-  const std::string seqName = "sequence_length";
+  const std::string seqName = encoder ? "source_length" : "sequence_length";
   for (BlockArgument a : f.getArguments()) {
     unsigned i = a.getArgNumber();
     auto t = onnxTypeOf(elemOf(a));
@@ -983,7 +983,7 @@ bool GraphBuilder::program(func::FuncOp f, int64_t fixedSeq) {
     if (auto dn = f.getArgAttrOfType<ArrayAttr>(i, "mu.dim_names"))
       for (auto [k, e] : llvm::enumerate(dn))
         if (auto s = dyn_cast<StringAttr>(e); s && k < dims.size())
-          dims[k] = s.getValue() == "seq" ? seqName : s.str();
+          dims[k] = (s.getValue() == "seq" || s.getValue() == "src_seq") ? seqName : s.str();
     if (fixedSeq > 0 && rt.getRank() == 2 && rt.isDynamicDim(1)) {
       // Static sequence: fix the dimension in the declared shape.
       inputDims(vi, a, *t, dims);
@@ -1018,9 +1018,10 @@ bool GraphBuilder::program(func::FuncOp f, int64_t fixedSeq) {
         Type et = elemOf(v);
         int t = (et.isF16() || et.isBF16() || isQuant(v)) ? int(TensorProto::FLOAT)
                                                           : onnxTypeOf(et).value_or(0);
-        bool isState = name.rfind("present.", 0) == 0;
+        bool isState = name.rfind("present.", 0) == 0, isCross = name.rfind("cross.", 0) == 0;
         inputDims(vi, v, t,
-                  {"batch_size", isState ? "" : seqName, isState ? "total_sequence_length" : seqName, ""});
+                  {"batch_size", isState || isCross ? "" : seqName,
+                   isState ? "total_sequence_length" : seqName, ""});
         if (fixedSeq > 0 && !isState)
           for (int k = 0; k < vi->type().tensor_type().shape().dim_size(); ++k)
             if (vi->type().tensor_type().shape().dim(k).has_dim_param())
@@ -1144,7 +1145,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     meta("mu.role", e.role);
     QdqOnnxSummary part;
     GraphBuilder b(*m.mutable_graph(), opts, part, error);
-    if (!b.program(e.f, e.seq)) {
+    if (!b.program(e.f, e.seq, e.role == "encoder")) {
       error = e.file + ": " + error;
       return false;
     }
@@ -1156,14 +1157,15 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
       ms->set_domain(kMsDomain);
       ms->set_version(1);
     }
-    for (BlockArgument a : e.f.getArguments())
-      if (auto st = e.f.getArgAttrOfType<StringAttr>(a.getArgNumber(), "mu.state"))
-        if (st.getValue().starts_with("k_cache_")) {
-          auto rt = cast<RankedTensorType>(a.getType());
-          ++layers;
-          kvHeads = rt.getDimSize(1);
-          headDim = rt.getDimSize(3);
-        }
+    if (&e == &entries.back()) // the per-token program lists every cache
+      for (BlockArgument a : e.f.getArguments())
+        if (auto st = e.f.getArgAttrOfType<StringAttr>(a.getArgNumber(), "mu.state"))
+          if (st.getValue().starts_with("k_cache_")) {
+            auto rt = cast<RankedTensorType>(a.getType());
+            ++layers;
+            kvHeads = rt.getDimSize(1);
+            headDim = rt.getDimSize(3);
+          }
     llvm::SmallString<256> path(outDir);
     llvm::sys::path::append(path, e.file);
     std::string data;
@@ -1195,16 +1197,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
                           {"host_nodes", int64_t(part.hostNodes.size())}};
     if (e.seq > 0) mo["sequence_length"] = e.seq;
     models[e.role] = std::move(mo);
-    if (e.role == "decode") layers = layers; // counted once per program below
   }
-  // Each decoder-side program listed its caches; count one program's.
-  int64_t programsWithCache = 0;
-  for (Entry &e : entries)
-    for (BlockArgument a : e.f.getArguments())
-      if (auto st = e.f.getArgAttrOfType<StringAttr>(a.getArgNumber(), "mu.state"))
-        if (st.getValue() == "k_cache_0") ++programsWithCache;
-  if (programsWithCache > 1) layers /= programsWithCache;
-
   llvm::json::Object cfg;
   for (auto &[k, v] : opts.config) cfg[k] = v;
   llvm::json::Array tokFiles;

@@ -18,6 +18,7 @@
 #include <map>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <iostream>
 #include <sstream>
 #include <sys/resource.h>
@@ -161,7 +162,8 @@ int main(int argc, char **argv) {
                  "feed a text file's tokens (BOS first) one per decode step and print JSON "
                  "{ids, top1}: the argmax after each prefix (compare with other runtimes)");
   app.add_option("--teacher-tokens", teacherTokens,
-                 "--teacher-forced: how many tokens (default 512, BOS included)");
+                 "--teacher-forced: how many tokens (default 512, BOS included); for an "
+                 "encoder-decoder, how many JSONL examples");
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
   app.add_option("--compare", comparePath,
                  "also run this artifact (e.g. the quantized model) on the same tokens: with "
@@ -292,6 +294,37 @@ int main(int argc, char **argv) {
       return fail(path + ": --teacher-forced needs the artifact's tokenizer");
     if (teacherTokens < 1)
       return fail("--teacher-tokens must be positive");
+    if (gen.isEncoderDecoder()) {
+      // Seq2seq: JSONL {"input": ...} lines; each input is encoded (BOS
+      // first, as --prompt) and decoded greedily; the decoder tokens and the
+      // stop ids let another runtime check its argmax at every step.
+      std::vector<int> stop = tok.eosIds();
+      if (tok.bosId() >= 0)
+        stop.push_back(tok.bosId());
+      nlohmann::json out = nlohmann::json::array();
+      std::string line;
+      for (int lineNo = 1; std::getline(f, line) && int(out.size()) < teacherTokens; ++lineNo) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos)
+          continue;
+        nlohmann::json ex = nlohmann::json::parse(line, nullptr, false);
+        if (ex.is_discarded() || !ex.is_object() || !ex.contains("input") || !ex["input"].is_string())
+          return fail(teacherFile + ":" + std::to_string(lineNo) +
+                      ": expected a JSON object with a string \"input\"");
+        std::vector<int> src = tok.encode(ex["input"].get<std::string>(), true), gen2;
+        GenerateStats stats;
+        SamplingOptions g;
+        g.greedy = true;
+        st = gen.generateSeq2Seq(src, decoderStart, maxNew, g, stop, nullptr, gen2, stats);
+        if (!st.ok)
+          return fail(teacherFile + ":" + std::to_string(lineNo) + ": " + st.message);
+        std::vector<int> dec = {decoderStart};
+        dec.insert(dec.end(), gen2.begin(), gen2.end());
+        out.push_back({{"source", src}, {"decoder", dec}, {"top1", gen2},
+                       {"stopped", int(gen2.size()) < maxNew}});
+      }
+      std::printf("%s\n", nlohmann::json({{"examples", out}, {"stop", stop}}).dump().c_str());
+      return 0;
+    }
     std::stringstream ss;
     ss << f.rdbuf();
     std::vector<int> all = tok.encode(ss.str(), false), ids;
