@@ -48,6 +48,7 @@
 #include <map>
 
 #include <cmath>
+#include <functional>
 #include <cstring>
 #include <limits>
 
@@ -397,7 +398,25 @@ private:
   bool emit(Operation &o);
   bool emitLinear(Operation &o);
   bool emitAttention(Operation &o);
-  bool emitRopeWith(Operation &o, const std::vector<std::string> &ins);
+  bool emitRopeWith(Operation &o, const std::vector<std::string> &ins,
+                    const std::function<std::string(unsigned)> &again);
+  /// silu (0), gelu (1), gelu-tanh (2) or relu of operand k, whose first
+  /// use is `g`; `again` gives each further use.
+  std::string activation(int64_t kind, const std::string &g, unsigned k,
+                         const std::function<std::string(unsigned)> &again) {
+    if (kind == 0) return op("Mul", {g, op("Sigmoid", {again(k)})});
+    if (kind == 1) // 0.5 x (1 + erf(x / sqrt 2))
+      return op("Mul", {op("Mul", {g, f32(0.5f)}),
+                        op("Add", {op("Erf", {op("Mul", {again(k), f32(0.70710678118654752f)})}),
+                                   f32(1.0f)})});
+    if (kind == 2) { // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      std::string x3 = op("Mul", {op("Mul", {again(k), again(k)}), again(k)});
+      std::string inner = op("Mul", {op("Add", {again(k), op("Mul", {x3, f32(0.044715f)})}),
+                                     f32(0.7978845608028654f)});
+      return op("Mul", {op("Mul", {g, f32(0.5f)}), op("Add", {op("Tanh", {inner}), f32(1.0f)})});
+    }
+    return op("Relu", {g});
+  }
   std::optional<std::vector<float>> floatValues(Value v);
   std::string inputDims(onnx::ValueInfoProto *vi, Value v, int type, ArrayRef<std::string> dimNames);
 
@@ -465,6 +484,20 @@ bool GraphBuilder::emit(Operation &o) {
     return s;
   };
 
+  // A target rounding kept native (the runtime picks its float precision):
+  // the value passes through, and a dequantized value stays lazy so every
+  // use still gets its own DQ.
+  if (isa<muk::RoundOp>(o) && !opts.emulateFloat) {
+    Value x = o.getOperand(0);
+    if (auto d = dequantOf.find(x); d != dequantOf.end())
+      dequantOf[res()] = d->second;
+    else if (auto n = names.find(x); n != names.end())
+      names[res()] = n->second;
+    else
+      return fail(&o, "rounding of a value with no ONNX name");
+    return true;
+  }
+
   // Data movement on quantized tensors with one encoding: on the integers.
   bool integerMove = false;
   if (isDataMovement(o)) {
@@ -496,6 +529,14 @@ bool GraphBuilder::emit(Operation &o) {
     else define(res(r), v);
     return true;
   };
+  // A further use of operand k: a dequantized value gets one more DQ (each
+  // DQ has one consumer); anything else is reused.
+  auto again = [&](unsigned k) -> std::string {
+    Value v = o.getOperand(k);
+    if (isQuant(v) || dequantOf.count(v))
+      return floatOf(v).value_or(ins[k]);
+    return ins[k];
+  };
   auto unary = [&](StringRef type) { return finish(op(type, {ins[0]})); };
   auto binary = [&](StringRef type) { return finish(op(type, {ins[0], ins[1]})); };
 
@@ -526,19 +567,9 @@ bool GraphBuilder::emit(Operation &o) {
       .Case([&](muk::CosOp) { return unary("Cos"); })
       .Case([&](muk::SigmoidOp) { return unary("Sigmoid"); })
       .Case([&](muk::ReluOp) { return unary("Relu"); })
-      .Case([&](muk::SiluOp) { return finish(op("Mul", {ins[0], op("Sigmoid", {ins[0]})})); })
-      .Case([&](muk::GeluOp) {
-        // 0.5 x (1 + erf(x / sqrt 2))
-        std::string e = op("Erf", {op("Mul", {ins[0], f32(0.70710678118654752f)})});
-        return finish(op("Mul", {op("Mul", {ins[0], f32(0.5f)}), op("Add", {e, f32(1.0f)})}));
-      })
-      .Case([&](muk::GeluTanhOp) {
-        std::string x3 = op("Mul", {op("Mul", {ins[0], ins[0]}), ins[0]});
-        std::string inner = op("Mul", {op("Add", {ins[0], op("Mul", {x3, f32(0.044715f)})}),
-                                       f32(0.7978845608028654f)});
-        return finish(op("Mul", {op("Mul", {ins[0], f32(0.5f)}),
-                                 op("Add", {op("Tanh", {inner}), f32(1.0f)})}));
-      })
+      .Case([&](muk::SiluOp) { return finish(op("Mul", {ins[0], op("Sigmoid", {again(0)})})); })
+      .Case([&](muk::GeluOp) { return finish(activation(1, ins[0], 0, again)); })
+      .Case([&](muk::GeluTanhOp) { return finish(activation(2, ins[0], 0, again)); })
       .Case([&](muk::WhereOp) {
         std::string c = ins[0];
         if (elemOf(o.getOperand(0)) != IntegerType::get(o.getContext(), 1))
@@ -661,7 +692,7 @@ bool GraphBuilder::emit(Operation &o) {
         attrInts(n, "axes", {-1});
         attrInt(n, "keepdims", 1);
         std::string y =
-            op("Div", {ins[0], op("Sqrt", {op("Add", {ms, f32(floatAt(&o, 0, 1e-5f))})})});
+            op("Div", {again(0), op("Sqrt", {op("Add", {ms, f32(floatAt(&o, 0, 1e-5f))})})});
         if (ins.size() > 1) y = op("Mul", {y, ins[1]});
         return finish(y);
       })
@@ -687,36 +718,18 @@ bool GraphBuilder::emit(Operation &o) {
       })
       .Case([&](muk::MatmulOp) { return binary("MatMul"); })
       .Case([&](muk::GluOp) {
-        int64_t kind = ints.empty() ? 0 : ints[0];
-        const std::string &g = ins[0];
-        std::string a;
-        if (kind == 0) a = op("Mul", {g, op("Sigmoid", {g})});
-        else if (kind == 1)
-          a = op("Mul", {op("Mul", {g, f32(0.5f)}),
-                         op("Add", {op("Erf", {op("Mul", {g, f32(0.70710678118654752f)})}), f32(1.0f)})});
-        else if (kind == 2) {
-          std::string x3 = op("Mul", {op("Mul", {g, g}), g});
-          std::string inner = op("Mul", {op("Add", {g, op("Mul", {x3, f32(0.044715f)})}),
-                                         f32(0.7978845608028654f)});
-          a = op("Mul", {op("Mul", {g, f32(0.5f)}), op("Add", {op("Tanh", {inner}), f32(1.0f)})});
-        } else a = op("Relu", {g});
-        return finish(op("Mul", {a, ins[1]}));
+        return finish(op("Mul", {activation(ints.empty() ? 0 : ints[0], ins[0], 0, again), ins[1]}));
       })
-      .Case([&](muk::RopeOp) { return emitRopeWith(o, ins) && true; })
+      .Case([&](muk::RopeOp) { return emitRopeWith(o, ins, again); })
       .Case([&](muk::LinearOp) { return emitLinear(o); })
       .Case([&](muk::AttentionOp) { return emitAttention(o); })
       .Case([&](muk::QuantizeOp) { return finish(ins[0]); })
-      .Case([&](muk::RoundOp) {
-        if (!opts.emulateFloat) {
-          names[res()] = ins[0];
-          return true;
-        }
-        return finish(roundTrip(ins[0], !ints.empty() && ints[0] == 2));
-      })
+      .Case([&](muk::RoundOp) { return finish(roundTrip(ins[0], !ints.empty() && ints[0] == 2)); })
       .Default([&](Operation *) { return fail(&o, "no ONNX form for this kernel"); });
 }
 
-bool GraphBuilder::emitRopeWith(Operation &o, const std::vector<std::string> &ins) {
+bool GraphBuilder::emitRopeWith(Operation &o, const std::vector<std::string> &ins,
+                                const std::function<std::string(unsigned)> &again) {
   auto type = cast<RankedTensorType>(o.getOperand(0).getType());
   int64_t d = type.getShape().back(), h = d / 2, rank = type.getRank();
   SmallVector<int64_t> ints = intsOf(&o);
@@ -727,7 +740,7 @@ bool GraphBuilder::emitRopeWith(Operation &o, const std::vector<std::string> &in
     SmallVector<int64_t> pairs(size_t(rank - 1), 0), back(size_t(rank - 1), 0);
     pairs.append({h, 2});
     back.push_back(d);
-    std::string xr = op("Reshape", {x, i64s(pairs)});
+    std::string xr = op("Reshape", {again(0), i64s(pairs)});
     std::string even = op("Slice", {xr, i64s({0}), i64s({1}), i64s({-1})});
     std::string odd = op("Slice", {xr, i64s({1}), i64s({2}), i64s({-1})});
     onnx::NodeProto *n;
@@ -736,8 +749,8 @@ bool GraphBuilder::emitRopeWith(Operation &o, const std::vector<std::string> &in
     rot = op("Reshape", {c, i64s(back)});
   } else {
     // Rotate half: (x1, x2) -> (-x2, x1).
-    std::string x1 = op("Slice", {x, i64s({0}), i64s({h}), i64s({-1})});
-    std::string x2 = op("Slice", {x, i64s({h}), i64s({d}), i64s({-1})});
+    std::string x1 = op("Slice", {again(0), i64s({0}), i64s({h}), i64s({-1})});
+    std::string x2 = op("Slice", {again(0), i64s({h}), i64s({d}), i64s({-1})});
     onnx::NodeProto *n;
     rot = op("Concat", {op("Neg", {x2}), x1}, "", &n);
     attrInt(n, "axis", -1);
@@ -881,7 +894,7 @@ bool GraphBuilder::emitAttention(Operation &o) {
       attrInt(sn, "end", axis + 1);
       return op("Reshape", {r, i64s({}, false)});
     };
-    std::string T = dim(kAll, 2), S = dim(*q, 2);
+    std::string T = dim(s[4] ? kAll : *floatOf(s[1]), 2), S = dim(*floatOf(s[0]), 2);
     std::string zero = i64s({0}, true), one = i64s({1}, true);
     std::string rows = op("Add", {op("Range", {zero, S, one}), op("Sub", {T, S})});
     std::string cols = op("Range", {zero, T, one});
