@@ -39,3 +39,20 @@ try:
     config.available_features.add("py-onnx")
 except Exception:
     lit_config.note("python3 numpy/onnx not found: generator-based tests are skipped")
+
+# ONNX Runtime (npm onnxruntime-node, installed by tools/install-npm-deps.sh
+# into build/npm) for the QDQ ONNX runtime tests.
+node = shutil.which("node")
+ort_dir = os.path.join(config.mu_npm_dir, "node_modules", "onnxruntime-node")
+if node and os.path.isdir(ort_dir):
+    config.available_features.add("onnxruntime")
+    config.substitutions.append(("%qdq-run", "env NODE_PATH=%s %s %s" % (
+        os.path.join(config.mu_npm_dir, "node_modules"), node,
+        os.path.join(config.mu_src_root, "tools", "mu-qdq-run.js"))))
+else:
+    lit_config.note("onnxruntime-node not found in %s (tools/install-npm-deps.sh): "
+                    "QDQ ONNX runtime tests are skipped" % config.mu_npm_dir)
+if node and os.path.isdir(os.path.join(config.mu_npm_dir, "node_modules", "openvino-node", "bin")):
+    config.available_features.add("openvino")
+else:
+    lit_config.note("openvino-node not installed: OpenVINO runs of the intel-npu QDQ model are skipped")

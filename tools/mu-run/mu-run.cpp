@@ -327,7 +327,16 @@ int main(int argc, char **argv) {
     }
     std::stringstream ss;
     ss << f.rdbuf();
-    std::vector<int> all = tok.encode(ss.str(), false), ids;
+    // Encode a prefix long enough for the tokens asked for (a whole novel
+    // takes the BPE seconds); the last few tokens of a cut may differ, so a
+    // prefix counts only with a margin past what is used.
+    const std::string text = ss.str();
+    std::vector<int> all, ids;
+    for (size_t len = size_t(teacherTokens) * 16 + 256;; len *= 2) {
+      all = tok.encode(text.substr(0, len), false);
+      if (len >= text.size() || all.size() >= size_t(teacherTokens) + 16)
+        break;
+    }
     if (tok.bosId() >= 0)
       ids.push_back(tok.bosId());
     for (size_t i = 0; i < all.size() && ids.size() < size_t(teacherTokens); ++i)
