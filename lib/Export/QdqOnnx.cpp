@@ -1125,7 +1125,18 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     int64_t seq;
   };
   std::vector<Entry> entries;
-  if (encode && decode) {
+  std::string dir = outDir.str();
+  if (!opts.singleFile.empty()) {
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main) {
+      error = "a single .onnx file holds the whole-sequence program 'main', which this model "
+              "does not have (pass -o DIR for its prefill/decode or encoder/decoder graphs)";
+      return false;
+    }
+    entries = {{main, llvm::sys::path::filename(opts.singleFile).str(), "model", 0}};
+    dir = llvm::sys::path::parent_path(opts.singleFile).str();
+    if (dir.empty()) dir = ".";
+  } else if (encode && decode) {
     entries = {{encode, "encoder.onnx", "encoder", 0}, {decode, "decoder.onnx", "decoder", 1}};
   } else if (prefill && decode) {
     entries = {{prefill, "prefill.onnx", "prefill", opts.prefillChunk}, {decode, "decode.onnx", "decode", 1}};
@@ -1135,8 +1146,8 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     error = "no entry point to export (expected prefill/decode, encode/decode or main)";
     return false;
   }
-  if (std::error_code ec = llvm::sys::fs::create_directories(outDir)) {
-    error = "cannot create " + outDir.str() + ": " + ec.message();
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    error = "cannot create " + dir + ": " + ec.message();
     return false;
   }
   llvm::json::Object models;
@@ -1179,7 +1190,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
             kvHeads = rt.getDimSize(1);
             headDim = rt.getDimSize(3);
           }
-    llvm::SmallString<256> path(outDir);
+    llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, e.file);
     std::string data;
     externalize(m, (path + ".data").str(), opts.externalDataThreshold, error, data);
@@ -1211,6 +1222,8 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     if (e.seq > 0) mo["sequence_length"] = e.seq;
     models[e.role] = std::move(mo);
   }
+  if (!opts.singleFile.empty())
+    return true;
   llvm::json::Object cfg;
   for (auto &[k, v] : opts.config) cfg[k] = v;
   llvm::json::Array tokFiles;

@@ -116,6 +116,46 @@ else
   echo "(ONNX Runtime comparison skipped: node or the onnxruntime-node package is not available)"
 fi
 
+# ONNX Runtime on the QDQ ONNX that mu-compile emits (--emit=qdq-onnx:
+# prefill.onnx + decode.onnx with a KV cache, tools/mu-qdq-run.js --bench):
+# a 64-token prefill and one decode step, next to mu-run on the same
+# target's .mub, in one run. cpu = float; hexagon-htp w8a8 = u8 activations,
+# which ONNX Runtime's optimizer fuses into QLinearMatMul on x86.
+if command -v node >/dev/null && [ -d "$ORT/node_modules/onnxruntime-node" ]; then
+  printf "\n%-10s %-18s %-3s %12s %12s %12s %12s\n" model "target/scheme" thr ort_ttft_ms mu_ttft_ms ort_tok_s mu_tok_s
+  for entry in "micro:$W/micro/model.onnx" "stories3m:$SHARED/models/stories3m/model.onnx"; do
+    IFS=: read -r name ckpt <<<"$entry"
+    [ -f "$ckpt" ] || continue
+    for ts in "cpu:none" "hexagon-htp:w8a8"; do
+      IFS=: read -r tgt sch <<<"$ts"
+      d=$W/qdq-$name-$tgt-$sch
+      args=(--target "$tgt")
+      [ "$sch" = none ] || args+=(--quant="$sch" --calib "$CALIB" --calib-seqs 8 --calib-len 256 --calib-stats "$d.stats.json")
+      if [ ! -d "$d" ]; then
+        $T/mu-compile "$ckpt" "${args[@]}" -o "$d.mub" 2>/dev/null
+        [ "$sch" = none ] || args=(--target "$tgt" --quant="$sch" --calib-stats "$d.stats.json")
+        $T/mu-compile "$ckpt" "${args[@]}" --emit=qdq-onnx -o "$d" 2>/dev/null
+      fi
+      for thr in 1 2; do
+        ort=$(NODE_PATH="$ORT/node_modules" node tools/mu-qdq-run.js "$d" --bench --threads $thr)
+        mu=$($PY - "$T/mu-run" "$d.mub" "$thr" "$IDS" <<'PYEOF'
+import json, subprocess, sys
+run, art, thr, ids = sys.argv[1:]
+rs = [json.loads(subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "33",
+      "--greedy", "--ignore-eos", "--json"], capture_output=True, text=True, check=True).stdout)
+      for _ in range(3)]
+print(min(r["ttft_ms"] for r in rs), max(r["tokens_per_s"] for r in rs))
+PYEOF
+)
+        read -r mut mus <<<"$mu"
+        $PY -c "import json,sys; o=json.loads(sys.argv[1]); print('%-10s %-18s %-3s %12.1f %12.1f %12.1f %12.1f' % (sys.argv[2], sys.argv[3], sys.argv[4], o['prefill64_ms'], float(sys.argv[5]), o['decode_tokens_per_s'], float(sys.argv[6])))" \
+          "$ort" "$name" "$tgt/$sch" "$thr" "$mut" "$mus"
+      done
+    done
+  done
+  echo "(ONNX Runtime: prefill64 = the 64-token prompt through prefill.onnx (decode.onnx for a target's fixed-chunk tail), decode = one decode.onnx step at context 64-96)"
+fi
+
 # Size: the runtime alone (-DMU_RUNTIME_ONLY=ON -DMU_RUNTIME_SHARED=ON,
 # Release, every x86 kernel family), stripped.
 RT=$B/bench/rt-size

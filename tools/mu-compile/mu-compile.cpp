@@ -54,7 +54,8 @@ static cl::opt<Emit> emit("emit",
     cl::values(clEnumValN(Emit::Mub, "mub", "deployable artifact for mu-run / libmu_runtime"),
                clEnumValN(Emit::QdqOnnx, "qdq-onnx",
                           "QDQ ONNX models for vendor runtimes in the directory -o (prefill.onnx, "
-                          "decode.onnx, mu-qdq.json, tokenizer)"),
+                          "decode.onnx, mu-qdq.json, tokenizer); -o X.onnx: the whole-sequence "
+                          "graph only"),
                clEnumValN(Emit::Kernels, "muk", "the planned kernel programs (muk dialect) as MLIR text"),
                clEnumValN(Emit::Mlir, "mlir", "the fused mu graph as MLIR text"),
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
@@ -749,6 +750,8 @@ int main(int argc, char **argv) {
     q.producerVersion = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
     q.config = qdqConfig;
     q.tokenizerFiles = qdqTokenizerFiles;
+    if (llvm::StringRef(out).ends_with(".onnx"))
+      q.singleFile = out; // the whole-sequence graph only
     mu::QdqOnnxSummary qs;
     if (!mu::exportQdqOnnx(*module, q, out, qs, error)) {
       llvm::errs() << "mu-compile: error: " << inputPath << ": " << error << "\n";

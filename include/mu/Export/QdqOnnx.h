@@ -42,6 +42,9 @@ struct QdqOnnxOptions {
   std::vector<std::pair<std::string, std::string>> config; ///< for the sidecar
   /// tokenizer.json / tokenizer_config.json to copy beside the models.
   std::vector<std::string> tokenizerFiles;
+  /// Non-empty: write only the whole-sequence program (`main`: every
+  /// position's logits, no cache) to this one file, without sidecar.
+  std::string singleFile;
 };
 
 struct QdqOnnxSummary {
@@ -52,7 +55,8 @@ struct QdqOnnxSummary {
   std::vector<std::string> hostNodes;
 };
 
-/// Writes the module's programs into `outDir` (created). Every file is
+/// Writes the module's programs into `outDir` (created; ignored with
+/// `singleFile`). Every file is
 /// written to a temporary name and renamed, so a failure leaves no partial
 /// model. Deterministic: the same module and options give identical bytes.
 bool exportQdqOnnx(mlir::ModuleOp module, const QdqOnnxOptions &options, llvm::StringRef outDir,
