@@ -1055,21 +1055,31 @@ bool GraphBuilder::program(func::FuncOp f, int64_t fixedSeq, bool encoder) {
   return true;
 }
 
-/// Moves large initializers into `dataPath` (ONNX external data) when the
-/// model's weights pass the protobuf limit.
-bool externalize(onnx::ModelProto &m, StringRef dataPath, uint64_t threshold, std::string &error,
-                 std::string &dataBytes) {
+/// Moves large initializers into the shared data file `location` (ONNX
+/// external data) when the model's weights pass `threshold`. Initializers
+/// with the same name and bytes (prefill and decode share their weights) are
+/// stored once.
+void externalize(onnx::ModelProto &m, const std::string &location, uint64_t threshold,
+                 std::string &dataBytes, std::map<std::string, uint64_t> &stored) {
   uint64_t total = 0;
   for (const TensorProto &t : m.graph().initializer()) total += t.raw_data().size();
   if (!threshold || total <= threshold)
-    return true;
-  std::string location = llvm::sys::path::filename(dataPath).str();
+    return;
   for (TensorProto &t : *m.mutable_graph()->mutable_initializer()) {
     if (t.raw_data().size() < 1024)
       continue;
-    while (dataBytes.size() % 4096) dataBytes.push_back('\0');
-    uint64_t off = dataBytes.size();
-    dataBytes += t.raw_data();
+    std::string key = t.name() + '\0' + t.raw_data();
+    auto it = stored.find(key);
+    uint64_t off;
+    if (it != stored.end()) {
+      off = it->second;
+    } else {
+      while (dataBytes.size() % 4096) dataBytes.push_back('\0');
+      off = dataBytes.size();
+      dataBytes += t.raw_data();
+      stored[key] = off;
+    }
+    uint64_t len = t.raw_data().size();
     t.clear_raw_data();
     t.set_data_location(TensorProto::EXTERNAL);
     auto add = [&](const char *k, const std::string &v) {
@@ -1079,10 +1089,8 @@ bool externalize(onnx::ModelProto &m, StringRef dataPath, uint64_t threshold, st
     };
     add("location", location);
     add("offset", std::to_string(off));
-    add("length", std::to_string(dataBytes.size() - off));
+    add("length", std::to_string(len));
   }
-  (void)error;
-  return true;
 }
 
 /// Writes bytes to `path` through a temporary file and a rename.
@@ -1152,6 +1160,15 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
   }
   llvm::json::Object models;
   int64_t layers = 0, kvHeads = 0, headDim = 0;
+  // External data shared by every graph of the model.
+  const std::string dataName =
+      (opts.singleFile.empty() ? std::string("model") : llvm::sys::path::stem(opts.singleFile).str()) +
+      ".onnx.data";
+  std::string data;
+  std::map<std::string, uint64_t> stored;
+  // Everything is serialized first and written at the end (external data
+  // first), so a failure leaves no model behind.
+  std::vector<std::pair<std::string, std::string>> pending;
   for (Entry &e : entries) {
     onnx::ModelProto m;
     m.set_ir_version(8);
@@ -1192,8 +1209,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
           }
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, e.file);
-    std::string data;
-    externalize(m, (path + ".data").str(), opts.externalDataThreshold, error, data);
+    externalize(m, dataName, opts.externalDataThreshold, data, stored);
     std::string bytes;
     {
       google::protobuf::io::StringOutputStream sos(&bytes);
@@ -1204,14 +1220,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
         return false;
       }
     }
-    if (!data.empty()) {
-      if (!writeAtomically((path + ".data").str(), data, error))
-        return false;
-      summary.files.push_back((path + ".data").str());
-    }
-    if (!writeAtomically(path, bytes, error))
-      return false;
-    summary.files.push_back(path.str().str());
+    pending.emplace_back(path.str().str(), std::move(bytes));
     summary.nodes += part.nodes;
     summary.quantizeNodes += part.quantizeNodes;
     summary.dequantizeNodes += part.dequantizeNodes;
@@ -1222,8 +1231,21 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     if (e.seq > 0) mo["sequence_length"] = e.seq;
     models[e.role] = std::move(mo);
   }
-  if (!opts.singleFile.empty())
+  auto flush = [&]() {
+    if (!data.empty()) {
+      llvm::SmallString<256> dp(dir);
+      llvm::sys::path::append(dp, dataName);
+      pending.insert(pending.begin(), {dp.str().str(), std::move(data)});
+    }
+    for (auto &[path, bytes] : pending) {
+      if (!writeAtomically(path, bytes, error))
+        return false;
+      summary.files.push_back(path);
+    }
     return true;
+  };
+  if (!opts.singleFile.empty())
+    return flush();
   llvm::json::Object cfg;
   for (auto &[k, v] : opts.config) cfg[k] = v;
   llvm::json::Array tokFiles;
@@ -1235,9 +1257,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     }
     llvm::SmallString<256> path(outDir);
     llvm::sys::path::append(path, llvm::sys::path::filename(t));
-    if (!writeAtomically(path, (*buf)->getBuffer(), error))
-      return false;
-    summary.files.push_back(path.str().str());
+    pending.emplace_back(path.str().str(), (*buf)->getBuffer().str());
     tokFiles.push_back(llvm::sys::path::filename(t).str());
   }
   llvm::json::Object side{
@@ -1267,10 +1287,8 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(side))) << "\n";
   llvm::SmallString<256> path(outDir);
   llvm::sys::path::append(path, "mu-qdq.json");
-  if (!writeAtomically(path, text, error))
-    return false;
-  summary.files.push_back(path.str().str());
-  return true;
+  pending.emplace_back(path.str().str(), text);
+  return flush();
 }
 
 } // namespace mu

@@ -65,6 +65,10 @@ static cl::opt<bool> qdqEmulateFloat("qdq-emulate-float",
     cl::desc("--emit=qdq-onnx: write the target's FP16/BF16 rounding as Cast pairs, so ONNX "
              "Runtime's CPU provider reproduces the target's numerics"),
     cl::cat(category));
+static cl::opt<bool> qdqExternalData("qdq-external-data",
+    cl::desc("--emit=qdq-onnx: store the weights in <model>.onnx.data (ONNX external data) "
+             "whatever their size (default: only past 1.8 GB, protobuf's limit)"),
+    cl::cat(category));
 static cl::opt<bool> noFuse("no-fuse",
     cl::desc("Skip the fusion pipeline: emit the graph as imported"), cl::cat(category));
 static cl::opt<bool> elideWeights("elide-weights",
@@ -744,6 +748,8 @@ int main(int argc, char **argv) {
     q.target = theTarget->name;
     q.scheme = theRule->name;
     q.emulateFloat = qdqEmulateFloat;
+    if (qdqExternalData)
+      q.externalDataThreshold = 1; // every initializer of 1 KB or more
     q.prefillChunk = theTarget->staticShapes ? theTarget->prefillChunk : 0;
     q.maxCtx = maxCtx > 0 ? int64_t(maxCtx) : int64_t(maxSeq);
     q.architecture = qdqArchitecture;
