@@ -119,14 +119,15 @@ fi
 # ONNX Runtime on the QDQ ONNX that mu-compile emits (--emit=qdq-onnx:
 # prefill.onnx + decode.onnx with a KV cache, tools/mu-qdq-run.js --bench):
 # a 64-token prefill and one decode step, next to mu-run on the same
-# target's .mub, in one run. cpu = float; hexagon-htp w8a8 = u8 activations,
+# target's .mub, in one run. cpu = float and w8a8 (s8 activations: ORT on x86
+# runs them as DQ + float MatMul); hexagon-htp w8a8 = u8 activations,
 # which ONNX Runtime's optimizer fuses into QLinearMatMul on x86.
 if command -v node >/dev/null && [ -d "$ORT/node_modules/onnxruntime-node" ]; then
   printf "\n%-10s %-18s %-3s %12s %12s %12s %12s\n" model "target/scheme" thr ort_ttft_ms mu_ttft_ms ort_tok_s mu_tok_s
   for entry in "micro:$W/micro/model.onnx" "stories3m:$SHARED/models/stories3m/model.onnx"; do
     IFS=: read -r name ckpt <<<"$entry"
     [ -f "$ckpt" ] || continue
-    for ts in "cpu:none" "hexagon-htp:w8a8"; do
+    for ts in "cpu:none" "cpu:w8a8" "hexagon-htp:w8a8"; do
       IFS=: read -r tgt sch <<<"$ts"
       d=$W/qdq-$name-$tgt-$sch
       args=(--target "$tgt")
@@ -134,7 +135,7 @@ if command -v node >/dev/null && [ -d "$ORT/node_modules/onnxruntime-node" ]; th
       if [ ! -d "$d" ]; then
         $T/mu-compile "$ckpt" "${args[@]}" -o "$d.mub" 2>/dev/null
         [ "$sch" = none ] || args=(--target "$tgt" --quant="$sch" --calib-stats "$d.stats.json")
-        $T/mu-compile "$ckpt" "${args[@]}" --emit=qdq-onnx -o "$d" 2>/dev/null
+        $T/mu-compile "$ckpt" "${args[@]}" --emit=qdq-onnx -o "$d" 2>"$d.log" || { cat "$d.log"; exit 1; }
       fi
       for thr in 1 2; do
         ort=$(NODE_PATH="$ORT/node_modules" node tools/mu-qdq-run.js "$d" --bench --threads $thr)
