@@ -228,7 +228,7 @@ struct CheckTargetPass : mu::impl::CheckTargetBase<CheckTargetPass> {
     } else if (auto u = dyn_cast<mlir::quant::UniformQuantizedType>(et)) {
       scales.push_back(u.getScale());
     }
-    if (q.getStorageTypeIntegralWidth() != rule.weights.bits)
+    if (int(q.getStorageTypeIntegralWidth()) != rule.weights.bits)
       why.push_back(llvm::formatv("weight is {0}-bit; the scheme's weights are {1}-bit",
                                   q.getStorageTypeIntegralWidth(), rule.weights.bits)
                         .str());

@@ -1260,6 +1260,12 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     pending.emplace_back(path.str().str(), (*buf)->getBuffer().str());
     tokFiles.push_back(llvm::sys::path::filename(t).str());
   }
+  llvm::json::Array eosIds;
+  for (int id : opts.eosIds) eosIds.push_back(id);
+  llvm::json::Object tok;
+  tok["files"] = std::move(tokFiles);
+  tok["bos_token_id"] = opts.bosId >= 0 ? llvm::json::Value(opts.bosId) : llvm::json::Value(nullptr);
+  tok["eos_token_ids"] = std::move(eosIds);
   llvm::json::Object side{
       {"format", "mu-qdq-onnx"},
       {"version", 1},
@@ -1280,7 +1286,7 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
                                      {"present_key_names", "present.%d.key"},
                                      {"present_value_names", "present.%d.value"}}},
       {"config", std::move(cfg)},
-      {"tokenizer", std::move(tokFiles)},
+      {"tokenizer", std::move(tok)},
   };
   std::string text;
   llvm::raw_string_ostream os(text);

@@ -599,6 +599,8 @@ int main(int argc, char **argv) {
   std::string qdqArchitecture; // --emit=qdq-onnx: sidecar metadata and files
   std::vector<std::pair<std::string, std::string>> qdqConfig;
   std::vector<std::string> qdqTokenizerFiles;
+  int qdqBos = -1;
+  std::vector<int> qdqEos;
   if (targetSummary) {
     llvm::raw_string_ostream os(summaryText);
     printSummary(*module, os);
@@ -663,6 +665,8 @@ int main(int argc, char **argv) {
       llvm::errs() << "mu-compile: error: " << error << "\n";
       return 1;
     }
+    qdqBos = opts.tokenizer.bosId;
+    qdqEos = opts.tokenizer.eosIds;
     if (weightBlock < 0 || (weightBlock > 0 && quantScheme == QuantScheme::None)) {
       llvm::errs() << "mu-compile: error: --weight-block needs --quant and a positive size\n";
       return 1;
@@ -756,6 +760,8 @@ int main(int argc, char **argv) {
     q.producerVersion = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
     q.config = qdqConfig;
     q.tokenizerFiles = qdqTokenizerFiles;
+    q.bosId = qdqBos;
+    q.eosIds = qdqEos;
     if (llvm::StringRef(out).ends_with(".onnx"))
       q.singleFile = out; // the whole-sequence graph only
     mu::QdqOnnxSummary qs;

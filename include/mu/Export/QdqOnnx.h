@@ -42,6 +42,9 @@ struct QdqOnnxOptions {
   std::vector<std::pair<std::string, std::string>> config; ///< for the sidecar
   /// tokenizer.json / tokenizer_config.json to copy beside the models.
   std::vector<std::string> tokenizerFiles;
+  /// Special token ids for the sidecar (-1 / empty: unknown).
+  int bosId = -1;
+  std::vector<int> eosIds;
   /// Non-empty: write only the whole-sequence program (`main`: every
   /// position's logits, no cache) to this one file, without sidecar.
   std::string singleFile;
