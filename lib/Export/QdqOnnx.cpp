@@ -1226,8 +1226,11 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     summary.dequantizeNodes += part.dequantizeNodes;
     if (e.role == "decode" || e.role == "decoder" || entries.size() == 1)
       summary.hostNodes = part.hostNodes;
+    llvm::json::Array hostNames;
+    for (const std::string &n : part.hostNodes) hostNames.push_back(n);
     llvm::json::Object mo{{"file", e.file}, {"nodes", part.nodes},
-                          {"host_nodes", int64_t(part.hostNodes.size())}};
+                          {"host_nodes", int64_t(part.hostNodes.size())},
+                          {"host_node_names", std::move(hostNames)}};
     if (e.seq > 0) mo["sequence_length"] = e.seq;
     models[e.role] = std::move(mo);
   }
