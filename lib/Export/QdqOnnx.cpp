@@ -499,18 +499,14 @@ bool GraphBuilder::emit(Operation &o) {
   }
 
   // Data movement on quantized tensors with one encoding: on the integers.
+  // (Every operand and result of one quantized type, the operands defined
+  // as integers here: not weights, not lazily dequantized values.)
   bool integerMove = false;
-  if (isDataMovement(o)) {
-    Type q;
-    bool same = true, any = false;
-    for (Value v : llvm::concat<Value>(o.getOperands(), o.getResults())) {
-      if (!isQuant(v)) { same = same && !any && !q; continue; }
-      any = true;
-      if (!q) q = elemOf(v);
-      same = same && elemOf(v) == q;
-    }
-    integerMove = any && same && llvm::all_of(o.getOperands(), [&](Value v) {
-                    return isQuant(v) && !v.getDefiningOp<mlir::quant::StorageCastOp>() &&
+  if (isDataMovement(o) && o.getNumOperands() > 0 && isQuant(o.getOperand(0))) {
+    Type q = elemOf(o.getOperand(0));
+    integerMove = llvm::all_of(o.getResults(), [&](Value v) { return elemOf(v) == q; }) &&
+                  llvm::all_of(o.getOperands(), [&](Value v) {
+                    return elemOf(v) == q && !v.getDefiningOp<mlir::quant::StorageCastOp>() &&
                            !dequantOf.count(v);
                   });
   }
