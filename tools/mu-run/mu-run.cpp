@@ -137,7 +137,8 @@ int fail(const std::string &msg) {
 int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
-  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile;
+  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile, evalFile;
+  int evalLimit = 0;
   int teacherTokens = 512;
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
@@ -161,6 +162,11 @@ int main(int argc, char **argv) {
   app.add_option("--teacher-forced", teacherFile,
                  "feed a text file's tokens (BOS first) one per decode step and print JSON "
                  "{ids, top1}: the argmax after each prefix (compare with other runtimes)");
+  app.add_option("--eval", evalFile,
+                 "task evaluation on JSONL: {\"input\", \"target\"} lines (encoder-decoder) or "
+                 "{\"prompt\", \"completion\"} (decoder-only); greedy decoding, exact-match "
+                 "accuracy and the failing examples (--json: one object)");
+  app.add_option("--eval-limit", evalLimit, "--eval: only the first N examples (default all)");
   app.add_option("--teacher-tokens", teacherTokens,
                  "--teacher-forced: how many tokens (default 512, BOS included); for an "
                  "encoder-decoder, how many JSONL examples");
@@ -284,6 +290,83 @@ int main(int argc, char **argv) {
       ids.push_back(v);
     if (!is.eof())
       return fail("--prompt-ids: expected integers separated by spaces");
+  }
+
+  if (!evalFile.empty()) {
+    // Greedy decoding of every example; exact match after trimming spaces.
+    // Encoder-decoder: decode(greedy(input)) == target. Decoder-only: the
+    // greedy continuation of the prompt starts with the completion.
+    std::ifstream f(evalFile, std::ios::binary);
+    if (!f)
+      return fail(evalFile + ": cannot read");
+    if (!tok.valid())
+      return fail(path + ": --eval needs the artifact's tokenizer");
+    const bool seq2seq = gen.isEncoderDecoder();
+    const char *inKey = seq2seq ? "input" : "prompt", *outKey = seq2seq ? "target" : "completion";
+    std::vector<int> stop = tok.eosIds();
+    if (tok.bosId() >= 0)
+      stop.push_back(tok.bosId());
+    auto trim = [](std::string t) {
+      size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
+      return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+    };
+    int64_t n = 0, exact = 0;
+    nlohmann::json failures = nlohmann::json::array();
+    std::string line;
+    for (int lineNo = 1; std::getline(f, line) && (evalLimit <= 0 || n < evalLimit); ++lineNo) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos)
+        continue;
+      nlohmann::json ex = nlohmann::json::parse(line, nullptr, false);
+      if (ex.is_discarded() || !ex.is_object() || !ex.contains(inKey) || !ex[inKey].is_string() ||
+          !ex.contains(outKey) || !ex[outKey].is_string())
+        return fail(evalFile + ":" + std::to_string(lineNo) + ": expected a JSON object with string \"" +
+                    inKey + "\" and \"" + outKey + "\"");
+      std::string in = ex[inKey].get<std::string>(), want = trim(ex[outKey].get<std::string>());
+      std::vector<int> ids = tok.encode(in, true), out;
+      SamplingOptions g;
+      g.greedy = true;
+      GenerateStats stats;
+      std::string got;
+      if (seq2seq) {
+        st = gen.generateSeq2Seq(ids, decoderStart, maxNew, g, stop, nullptr, out, stats);
+        got = trim(tok.decode(out, true));
+      } else {
+        size_t promptLen = ids.size();
+        int budget = int(tok.encode(want, false).size()) + 4;
+        st = gen.generate(ids, budget, g, stop, nullptr, stats);
+        out.assign(ids.begin() + long(promptLen), ids.end());
+        got = trim(tok.decode(out, true));
+        if (got.compare(0, want.size(), want) == 0)
+          got = want; // the completion, then more text: a match
+      }
+      if (!st.ok)
+        return fail(evalFile + ":" + std::to_string(lineNo) + ": " + st.message);
+      ++n;
+      if (got == want)
+        ++exact;
+      else
+        failures.push_back({{"line", lineNo}, {inKey, in}, {outKey, want}, {"output", got}});
+    }
+    if (n == 0)
+      return fail(evalFile + ": no examples");
+    double acc = double(exact) / double(n);
+    if (json) {
+      std::printf("%s\n", nlohmann::json({{"examples", n}, {"exact", exact}, {"accuracy", acc},
+                                          {"failures", failures}})
+                             .dump()
+                             .c_str());
+    } else {
+      std::printf("eval: %lld examples, exact match %lld (%.2f%%)\n", (long long)n, (long long)exact,
+                  100.0 * acc);
+      for (size_t i = 0; i < failures.size() && i < 10; ++i)
+        std::printf("  line %d: %s -> '%s' (want '%s')\n", failures[i]["line"].get<int>(),
+                    failures[i][inKey].get<std::string>().c_str(),
+                    failures[i]["output"].get<std::string>().c_str(),
+                    failures[i][outKey].get<std::string>().c_str());
+      if (failures.size() > 10)
+        std::printf("  ... %zu more\n", failures.size() - 10);
+    }
+    return 0;
   }
 
   if (!teacherFile.empty()) {
