@@ -250,6 +250,31 @@ Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderSta
   return s;
 }
 
+Status Generator::teacherForcedSeq2Seq(const std::vector<int> &source,
+                                       const std::vector<int> &decoderIds,
+                                       std::vector<float> &logits, int64_t &vocab) {
+  if (decoderIds.empty())
+    return Status::error("teacher forcing needs at least the decoder start token");
+  SamplingOptions greedy;
+  greedy.greedy = true;
+  std::vector<int> unused;
+  GenerateStats st;
+  Status s = generateSeq2Seq(source, decoderIds[0], 0, greedy, {}, nullptr, unused, st); // encode
+  if (!s.ok)
+    return s;
+  logits.clear();
+  std::vector<int> dec;
+  std::vector<float> last;
+  for (size_t j = 0; j < decoderIds.size(); ++j) {
+    dec.push_back(decoderIds[j]);
+    s = step(dec, j, true, last, vocab);
+    if (!s.ok)
+      return s;
+    logits.insert(logits.end(), last.begin(), last.end());
+  }
+  return Status::success();
+}
+
 Status Generator::verifyCache(const std::vector<int> &prompt, int decoderStart, int steps,
                               double &maxAbsDiff, int &argmaxMismatches) {
   maxAbsDiff = 0;

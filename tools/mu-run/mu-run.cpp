@@ -312,6 +312,25 @@ int main(int argc, char **argv) {
     };
     int64_t n = 0, exact = 0;
     nlohmann::json failures = nlohmann::json::array();
+    // --compare: the other artifact teacher-forced on the expected tokens
+    // (encoder-decoder): top-1 agreement and mean KL(model || other) per token.
+    std::unique_ptr<Model> other;
+    std::unique_ptr<Session> otherSession;
+    std::unique_ptr<Generator> otherGen;
+    if (!comparePath.empty()) {
+      if (!seq2seq)
+        return fail("--eval --compare compares encoder-decoder artifacts (decoder-only: --perplexity "
+                    "--compare)");
+      other = Model::load(comparePath, st);
+      if (!other)
+        return fail(st.message);
+      otherSession = std::make_unique<Session>(*other, sessionOptions);
+      otherGen = std::make_unique<Generator>(*other, *otherSession);
+      if (!otherGen->isEncoderDecoder())
+        return fail(comparePath + ": not an encoder-decoder artifact");
+    }
+    int64_t positions = 0, agree = 0, targetTop1 = 0;
+    double kl = 0;
     std::string line;
     for (int lineNo = 1; std::getline(f, line) && (evalLimit <= 0 || n < evalLimit); ++lineNo) {
       if (line.find_first_not_of(" \t\r") == std::string::npos)
@@ -341,6 +360,40 @@ int main(int argc, char **argv) {
       }
       if (!st.ok)
         return fail(evalFile + ":" + std::to_string(lineNo) + ": " + st.message);
+      if (otherGen) {
+        std::vector<int> tgt = tok.encode(want, false);
+        if (!tok.eosIds().empty())
+          tgt.push_back(tok.eosIds()[0]);
+        std::vector<int> dec = {decoderStart};
+        dec.insert(dec.end(), tgt.begin(), tgt.end() - 1);
+        std::vector<float> la, lb;
+        int64_t va = 0, vb = 0;
+        st = gen.teacherForcedSeq2Seq(ids, dec, la, va);
+        if (st.ok)
+          st = otherGen->teacherForcedSeq2Seq(ids, dec, lb, vb);
+        if (!st.ok)
+          return fail(evalFile + ":" + std::to_string(lineNo) + ": " + st.message);
+        if (va != vb)
+          return fail("--compare: vocabularies differ");
+        for (size_t j = 0; j < dec.size(); ++j) {
+          const float *a = la.data() + j * size_t(va), *b = lb.data() + j * size_t(vb);
+          int64_t ia = std::max_element(a, a + va) - a, ib = std::max_element(b, b + vb) - b;
+          agree += ia == ib;
+          targetTop1 += ia == tgt[j];
+          double ma = *std::max_element(a, a + va), mb = *std::max_element(b, b + vb), sa = 0, sb = 0;
+          for (int64_t v = 0; v < va; ++v) {
+            sa += std::exp(double(a[v]) - ma);
+            sb += std::exp(double(b[v]) - mb);
+          }
+          double lsa = ma + std::log(sa), lsb = mb + std::log(sb), k = 0;
+          for (int64_t v = 0; v < va; ++v) {
+            double pa = double(a[v]) - lsa;
+            k += std::exp(pa) * (pa - (double(b[v]) - lsb));
+          }
+          kl += k;
+          ++positions;
+        }
+      }
       ++n;
       if (got == want)
         ++exact;
@@ -350,14 +403,25 @@ int main(int argc, char **argv) {
     if (n == 0)
       return fail(evalFile + ": no examples");
     double acc = double(exact) / double(n);
+    nlohmann::json cmp = nullptr;
+    if (otherGen && positions > 0)
+      cmp = {{"other", comparePath}, {"positions", positions},
+             {"top1_agreement", double(agree) / double(positions)},
+             {"mean_kl", kl / double(positions)},
+             {"target_top1", double(targetTop1) / double(positions)}};
     if (json) {
       std::printf("%s\n", nlohmann::json({{"examples", n}, {"exact", exact}, {"accuracy", acc},
-                                          {"failures", failures}})
+                                          {"failures", failures}, {"compare", cmp}})
                              .dump()
                              .c_str());
     } else {
       std::printf("eval: %lld examples, exact match %lld (%.2f%%)\n", (long long)n, (long long)exact,
                   100.0 * acc);
+      if (!cmp.is_null())
+        std::printf("compare (teacher-forced on the targets): %lld positions, top-1 agreement "
+                    "%.2f%%, mean KL %.3g, target top-1 %.2f%%\n",
+                    (long long)positions, 100.0 * double(agree) / double(positions),
+                    kl / double(positions), 100.0 * double(targetTop1) / double(positions));
       for (size_t i = 0; i < failures.size() && i < 10; ++i)
         std::printf("  line %d: %s -> '%s' (want '%s')\n", failures[i]["line"].get<int>(),
                     failures[i][inKey].get<std::string>().c_str(),

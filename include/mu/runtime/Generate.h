@@ -63,6 +63,11 @@ public:
   /// `decode` call (positions 0, 1, ...) and stores, for each position, the
   /// argmax of the next-token logits (`top1[j]` follows `ids[0..j]`).
   Status teacherForcedArgmax(const std::vector<int> &ids, std::vector<int> &top1);
+  /// Encoder-decoder teacher forcing: encodes `source`, feeds `decoderIds`
+  /// (decoder start first) one per step and appends each step's next-token
+  /// logits to `logits` ([decoderIds.size() x vocab]).
+  Status teacherForcedSeq2Seq(const std::vector<int> &source, const std::vector<int> &decoderIds,
+                              std::vector<float> &logits, int64_t &vocab);
   /// Use the KV-cache programs (prefill/decode) when the artifact has them
   /// (default); otherwise every step recomputes the whole sequence.
   void setUseCache(bool on) { useCache_ = on; }
