@@ -23,16 +23,21 @@ mu::ModelFormat mu::detectModelFormat(llvm::StringRef path) {
 
 OwningOpRef<ModuleOp> mu::importModel(MLIRContext &ctx, llvm::StringRef path,
                                       llvm::StringRef configPath,
-                                      std::string &error) {
+                                      std::string &error, llvm::StringRef adapterDir) {
   if (!llvm::sys::fs::exists(path)) {
     error = (path + ": no such file").str();
     return {};
   }
   switch (detectModelFormat(path)) {
   case ModelFormat::Onnx:
+    if (!adapterDir.empty()) {
+      error = (path + ": LoRA adapters are merged into safetensors checkpoints; this is an ONNX "
+                      "model (use its safetensors + config.json)").str();
+      return {};
+    }
     return importOnnx(ctx, path, error);
   case ModelFormat::Safetensors:
-    return importSafetensors(ctx, path, configPath, error);
+    return importSafetensors(ctx, path, configPath, error, adapterDir);
   case ModelFormat::Unknown:
     break;
   }

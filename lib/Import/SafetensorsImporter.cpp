@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "mu/Import/Import.h"
 #include "mu/Import/ModelConfig.h"
+#include "mu/Support/Half.h"
 #include "mu/Support/MappedFile.h"
 
 #include "dialects/Mu/MuOps.h"
@@ -24,10 +25,14 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 
 using namespace mlir;
 using namespace mu;
@@ -126,6 +131,144 @@ bool parseSafetensors(StringRef path, Safetensors &st, std::string &error) {
   return true;
 }
 
+/// One LoRA module of a PEFT adapter: delta = scale * B [out, r] x A [r, in].
+struct LoraModule {
+  std::string a, b; ///< tensor names in the adapter file
+  double scale = 0;
+};
+
+/// A parsed PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors).
+struct LoraAdapter {
+  std::string dir;
+  Safetensors st;
+  std::map<std::string, LoraModule> modules; ///< by base weight name
+};
+
+/// PEFT's per-module pattern lookup: a key matches a module name that equals
+/// it or ends in "." + key.
+const llvm::json::Value *patternFor(const llvm::json::Object *pat, StringRef module) {
+  if (!pat)
+    return nullptr;
+  for (const auto &kv : *pat) {
+    StringRef key = kv.first;
+    if (module == key || module.ends_with(("." + key).str()))
+      return &kv.second;
+  }
+  return nullptr;
+}
+
+bool parseLoraAdapter(StringRef dir, LoraAdapter &ad, std::string &error) {
+  ad.dir = dir.str();
+  SmallString<256> cfgPath(dir), wPath(dir);
+  llvm::sys::path::append(cfgPath, "adapter_config.json");
+  llvm::sys::path::append(wPath, "adapter_model.safetensors");
+  auto fail = [&](const Twine &msg) {
+    error = (cfgPath + ": " + msg).str();
+    return false;
+  };
+  auto buf = llvm::MemoryBuffer::getFile(cfgPath);
+  if (!buf)
+    return fail("cannot read: " + buf.getError().message());
+  auto parsed = llvm::json::parse((*buf)->getBuffer());
+  if (!parsed)
+    return fail("not valid JSON: " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object *c = parsed->getAsObject();
+  if (!c)
+    return fail("not a JSON object");
+  if (auto pt = c->getString("peft_type"); pt && *pt != "LORA")
+    return fail("'peft_type' is " + *pt + "; only LORA adapters are supported");
+  auto r = c->getInteger("r");
+  auto alpha = c->getNumber("lora_alpha");
+  if (!r || *r <= 0)
+    return fail("'r' must be a positive integer");
+  if (!alpha)
+    return fail("'lora_alpha' is missing");
+  if (c->getBoolean("use_dora").value_or(false))
+    return fail("'use_dora': DoRA adapters (magnitude vectors) are not supported");
+  if (c->getBoolean("fan_in_fan_out").value_or(false))
+    return fail("'fan_in_fan_out': adapters for transposed (Conv1D) weights are not supported");
+  if (const llvm::json::Value *m = c->get("modules_to_save"))
+    if (const llvm::json::Array *arr = m->getAsArray(); arr && !arr->empty())
+      return fail("'modules_to_save': adapters that replace whole modules are not supported");
+  if (auto bias = c->getString("bias"); bias && *bias != "none")
+    return fail("'bias' is " + *bias + "; only bias \"none\" is supported");
+  bool rs = c->getBoolean("use_rslora").value_or(false);
+  const llvm::json::Object *rankPat = c->getObject("rank_pattern");
+  const llvm::json::Object *alphaPat = c->getObject("alpha_pattern");
+  if (!parseSafetensors(wPath, ad.st, error))
+    return false;
+  const StringRef prefix = "base_model.model.";
+  for (const auto &kv : ad.st.tensors) {
+    StringRef name = kv.first();
+    StringRef rest = name;
+    if (!rest.consume_front(prefix))
+      return fail("adapter tensor '" + name + "' does not start with '" + prefix + "'");
+    bool isA = rest.consume_back(".lora_A.weight");
+    bool isB = !isA && rest.consume_back(".lora_B.weight");
+    if (!isA && !isB)
+      return fail("adapter tensor '" + name +
+                  "' is not a lora_A/lora_B weight (embedding adapters, DoRA magnitudes and "
+                  "saved modules are not supported)");
+    LoraModule &m = ad.modules[(rest + ".weight").str()];
+    (isA ? m.a : m.b) = name.str();
+  }
+  for (auto &[base, m] : ad.modules) {
+    StringRef module = StringRef(base).drop_back(strlen(".weight"));
+    if (m.a.empty() || m.b.empty())
+      return fail("module '" + module + "' has only one of lora_A / lora_B");
+    int64_t rank = *r;
+    double al = *alpha;
+    if (const llvm::json::Value *v = patternFor(rankPat, module)) {
+      if (!v->getAsInteger() || *v->getAsInteger() <= 0)
+        return fail("'rank_pattern' entry for '" + module + "' is not a positive integer");
+      rank = *v->getAsInteger();
+    }
+    if (const llvm::json::Value *v = patternFor(alphaPat, module)) {
+      if (!v->getAsNumber())
+        return fail("'alpha_pattern' entry for '" + module + "' is not a number");
+      al = *v->getAsNumber();
+    }
+    const TensorInfo &ta = ad.st.tensors.find(m.a)->second, &tb = ad.st.tensors.find(m.b)->second;
+    if (ta.shape.size() != 2 || tb.shape.size() != 2 || ta.shape[0] != rank || tb.shape[1] != rank)
+      return fail(llvm::formatv("module '{0}': lora_A is [{1}], lora_B is [{2}]; rank {3} needs "
+                                "[{3}, in] and [out, {3}]", module,
+                                llvm::make_range(ta.shape.begin(), ta.shape.end()),
+                                llvm::make_range(tb.shape.begin(), tb.shape.end()), rank));
+    m.scale = rs ? al / std::sqrt(double(rank)) : al / double(rank);
+  }
+  if (ad.modules.empty())
+    return fail("the adapter has no LoRA tensors");
+  return true;
+}
+
+/// float -> bfloat16, round to nearest even (NaN kept quiet).
+uint16_t floatToBf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7fffffffu) > 0x7f800000u)
+    return uint16_t((b >> 16) | 0x40u);
+  b += 0x7fffu + ((b >> 16) & 1u);
+  return uint16_t(b >> 16);
+}
+
+/// Element `i` of a float tensor in the mapping, as double.
+double loadFloat(const Safetensors &st, const TensorInfo &t, size_t i) {
+  const uint8_t *p = st.file->data() + t.begin;
+  if (t.dtype == "F32") {
+    float f;
+    std::memcpy(&f, p + 4 * i, 4);
+    return f;
+  }
+  if (t.dtype == "F64") {
+    double d;
+    std::memcpy(&d, p + 8 * i, 8);
+    return d;
+  }
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, 2);
+  return t.dtype == "F16" ? double(halfToFloat(h)) : double(bf16ToFloat(h));
+}
+
 /// Builds the mu graph for one architecture from a checkpoint.
 class GraphBuilder {
 public:
@@ -177,6 +320,10 @@ private:
   const Safetensors &st;
   const ModelConfig &cfg;
   std::string &error;
+public:
+  const LoraAdapter *adapter = nullptr; ///< merged into the weights it names
+  std::set<std::string> merged;         ///< base weights an adapter changed
+private:
   llvm::StringMap<ElementsAttr> blobs; ///< one resource per tensor, shared
   llvm::StringMap<Value> funcCache;    ///< per-function constants
   bool ok = true;
@@ -219,6 +366,48 @@ Value GraphBuilder::raw(StringRef name, ArrayRef<int64_t> shape) {
     }
     const char *data = reinterpret_cast<const char *>(st.file->data()) + info.begin;
     size_t len = info.end - info.begin;
+    if (adapter) {
+      auto m = adapter->modules.find(name.str());
+      if (m != adapter->modules.end()) {
+        // W + scale * B A, computed in double, stored in the base dtype.
+        const TensorInfo &ta = adapter->st.tensors.find(m->second.a)->second;
+        const TensorInfo &tb = adapter->st.tensors.find(m->second.b)->second;
+        if (shape.size() != 2 || ta.shape[1] != shape[1] || tb.shape[0] != shape[0]) {
+          ok = fail(llvm::formatv("adapter tensors '{0}' / '{1}' do not match the base weight "
+                                  "'{2}' [{3}, {4}]", m->second.a, m->second.b, name,
+                                  shape.empty() ? 0 : shape[0], shape.size() < 2 ? 0 : shape[1])
+                        .str());
+          return {};
+        }
+        int64_t out = shape[0], in = shape[1], rank = ta.shape[0];
+        std::vector<char> bytes(len);
+        for (int64_t o = 0; o < out; ++o)
+          for (int64_t i = 0; i < in; ++i) {
+            double d = 0;
+            for (int64_t k = 0; k < rank; ++k)
+              d += loadFloat(adapter->st, tb, size_t(o * rank + k)) *
+                   loadFloat(adapter->st, ta, size_t(k * in + i));
+            size_t idx = size_t(o * in + i);
+            double w = loadFloat(st, info, idx) + m->second.scale * d;
+            if (info.dtype == "F32") {
+              float f = float(w);
+              std::memcpy(&bytes[idx * 4], &f, 4);
+            } else if (info.dtype == "F64") {
+              std::memcpy(&bytes[idx * 8], &w, 8);
+            } else {
+              uint16_t h = info.dtype == "F16" ? floatToHalf(float(w)) : floatToBf16(float(w));
+              std::memcpy(&bytes[idx * 2], &h, 2);
+            }
+          }
+        AsmResourceBlob blob =
+            HeapAsmResourceBlob::allocateAndCopyWithAlign(ArrayRef<char>(bytes), 64);
+        attr = DenseResourceElementsAttr::get(t(shape, et), (name + ".lora").str(), std::move(blob));
+        merged.insert(name.str());
+        Value v = ConstantOp::create(b, loc, attr);
+        funcCache[key] = v;
+        return v;
+      }
+    }
     size_t align = 64;
     while (align > 1 && reinterpret_cast<uintptr_t>(data) % align)
       align /= 2;
@@ -493,8 +682,8 @@ OwningOpRef<ModuleOp> GraphBuilder::build() {
 } // namespace
 
 OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
-                                            StringRef configPath,
-                                            std::string &error) {
+                                            StringRef configPath, std::string &error,
+                                            StringRef adapterDir) {
   std::string cfgPath = configPath.str();
   if (cfgPath.empty()) {
     SmallString<256> p(llvm::sys::path::parent_path(path));
@@ -513,6 +702,21 @@ OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
   Safetensors st;
   if (!parseSafetensors(path, st, error))
     return {};
+  LoraAdapter adapter;
+  if (!adapterDir.empty() && !parseLoraAdapter(adapterDir, adapter, error))
+    return {};
   GraphBuilder gb(ctx, path, st, cfg, error);
-  return gb.build();
+  if (!adapterDir.empty())
+    gb.adapter = &adapter;
+  OwningOpRef<ModuleOp> m = gb.build();
+  if (m && !adapterDir.empty()) {
+    for (const auto &kv : adapter.modules)
+      if (!gb.merged.count(kv.first)) {
+        error = (adapterDir + ": adapter module '" + kv.second.a + "' targets '" + kv.first +
+                 "', which the model does not use")
+                    .str();
+        return {};
+      }
+  }
+  return m;
 }

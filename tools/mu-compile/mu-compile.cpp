@@ -61,6 +61,10 @@ static cl::opt<Emit> emit("emit",
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
                clEnumValN(Emit::Summary, "summary", "op counts, parameters and dynamic dims")),
     cl::cat(category));
+static cl::opt<std::string> adapterDir("adapter",
+    cl::desc("PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to "
+             "merge into a safetensors checkpoint's weights before compiling"),
+    cl::value_desc("dir"), cl::cat(category));
 static cl::opt<bool> qdqEmulateFloat("qdq-emulate-float",
     cl::desc("--emit=qdq-onnx: write the target's FP16/BF16 rounding as Cast pairs, so ONNX "
              "Runtime's CPU provider reproduces the target's numerics"),
@@ -549,7 +553,7 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
 
   std::string error;
-  OwningOpRef<ModuleOp> module = mu::importModel(ctx, inputPath, configPath, error);
+  OwningOpRef<ModuleOp> module = mu::importModel(ctx, inputPath, configPath, error, adapterDir);
   if (!module) {
     llvm::errs() << "mu-compile: error: " << error << "\n";
     return 1;

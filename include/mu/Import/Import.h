@@ -34,16 +34,25 @@ mlir::OwningOpRef<mlir::ModuleOp> importOnnx(mlir::MLIRContext &ctx,
 /// empty means `config.json` next to the checkpoint. Emits the fused graph
 /// directly: decoder-only models get `@main(input_ids)`, encoder-decoders
 /// get `@encode(input_ids)` and `@decode(decoder_input_ids, encoder_hidden)`.
+///
+/// `adapterDir` (optional): a PEFT LoRA adapter directory
+/// (adapter_config.json + adapter_model.safetensors) merged into the weights
+/// at import: W += scale * B A with scale = lora_alpha / r (rsLoRA:
+/// lora_alpha / sqrt(r); rank_pattern / alpha_pattern per module). DoRA,
+/// modules_to_save, embedding adapters, fan_in_fan_out and shapes that do
+/// not match the base are errors naming the tensor or key.
 mlir::OwningOpRef<mlir::ModuleOp> importSafetensors(mlir::MLIRContext &ctx,
                                                     llvm::StringRef path,
                                                     llvm::StringRef configPath,
-                                                    std::string &error);
+                                                    std::string &error,
+                                                    llvm::StringRef adapterDir = "");
 
 /// Dispatches on detectModelFormat().
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &ctx,
                                               llvm::StringRef path,
                                               llvm::StringRef configPath,
-                                              std::string &error);
+                                              std::string &error,
+                                              llvm::StringRef adapterDir = "");
 
 } // namespace mu
 
