@@ -488,13 +488,17 @@ bool GraphBuilder::emit(Operation &o) {
   // the value passes through, and a dequantized value stays lazy so every
   // use still gets its own DQ.
   if (isa<muk::RoundOp>(o) && !opts.emulateFloat) {
+    // (Copy before inserting: an insertion may rehash the map.)
     Value x = o.getOperand(0);
-    if (auto d = dequantOf.find(x); d != dequantOf.end())
-      dequantOf[res()] = d->second;
-    else if (auto n = names.find(x); n != names.end())
-      names[res()] = n->second;
-    else
+    if (auto d = dequantOf.find(x); d != dequantOf.end()) {
+      Value src = d->second;
+      dequantOf[res()] = src;
+    } else if (auto n = names.find(x); n != names.end()) {
+      std::string name = n->second;
+      names[res()] = name;
+    } else {
       return fail(&o, "rounding of a value with no ONNX name");
+    }
     return true;
   }
 
