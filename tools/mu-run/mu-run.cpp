@@ -28,6 +28,14 @@ using namespace mu::rt;
 
 namespace {
 
+/// Where a reply ends: the tokenizer's EOS ids, and BOS (a new document).
+std::vector<int> stopIds(const mu::rt::Tokenizer &tok) {
+  std::vector<int> stop = tok.eosIds();
+  if (tok.bosId() >= 0)
+    stop.push_back(tok.bosId());
+  return stop;
+}
+
 std::string jsonEscape(const std::string &s) {
   std::string r;
   for (unsigned char c : s) {
@@ -303,9 +311,7 @@ int main(int argc, char **argv) {
       return fail(path + ": --eval needs the artifact's tokenizer");
     const bool seq2seq = gen.isEncoderDecoder();
     const char *inKey = seq2seq ? "input" : "prompt", *outKey = seq2seq ? "target" : "completion";
-    std::vector<int> stop = tok.eosIds();
-    if (tok.bosId() >= 0)
-      stop.push_back(tok.bosId());
+    std::vector<int> stop = stopIds(tok);
     auto trim = [](std::string t) {
       size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
       return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
@@ -445,9 +451,7 @@ int main(int argc, char **argv) {
       // Seq2seq: JSONL {"input": ...} lines; each input is encoded (BOS
       // first, as --prompt) and decoded greedily; the decoder tokens and the
       // stop ids let another runtime check its argmax at every step.
-      std::vector<int> stop = tok.eosIds();
-      if (tok.bosId() >= 0)
-        stop.push_back(tok.bosId());
+      std::vector<int> stop = stopIds(tok);
       nlohmann::json out = nlohmann::json::array();
       std::string line;
       for (int lineNo = 1; std::getline(f, line) && int(out.size()) < teacherTokens; ++lineNo) {
@@ -659,11 +663,8 @@ int main(int argc, char **argv) {
   }
   size_t promptLen = ids.size();
   std::vector<int> stop;
-  if (tok.valid() && !ignoreEos) {
-    stop = tok.eosIds();
-    if (tok.bosId() >= 0)
-      stop.push_back(tok.bosId()); // a new document starts: the reply ended
-  }
+  if (tok.valid() && !ignoreEos)
+    stop = stopIds(tok);
   if (gen.isEncoderDecoder()) {
     std::vector<int> out;
     GenerateStats stats;
