@@ -1,12 +1,15 @@
 //===- Calibrate.cpp - running the float model on calibration data --------===//
 #include "mu/Quant/Calibrate.h"
 
+#include "mu/runtime/Eval.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
+#include "mub_generated.h"
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace mu {
@@ -280,9 +283,125 @@ bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt:
   return false;
 }
 
-bool collectStats(const rt::Model &model, const std::string &program, const CalibrationInput &input,
-                  const std::set<std::string> &gramTensors, CalibrationStats &stats, const std::function<void(size_t, size_t)> &progress,
-                  std::string &error) {
+bool loadSeq2SeqInput(const std::string &path, const rt::Model &model, int64_t skip,
+                      int64_t count, int64_t length, CalibrationInput &out, std::string &error,
+                      std::vector<rt::Example> *examplesOut) {
+  out = CalibrationInput();
+  rt::Tokenizer tok;
+  if (!model.fb().tokenizer() || !tok.init(model.fb().tokenizer()).ok) {
+    error = path + ": encoder-decoder calibration tokenizes its examples with the model's "
+                   "tokenizer (compile with tokenizer.json beside the checkpoint)";
+    return false;
+  }
+  rt::ReadExamplesOptions ro;
+  ro.requireTarget = false;
+  ro.skip = size_t(std::max<int64_t>(0, skip));
+  ro.limit = size_t(std::max<int64_t>(0, count));
+  std::vector<rt::Example> examples;
+  rt::Status st = rt::readExamples(path, ro, examples);
+  if (!st.ok) {
+    error = st.message;
+    return false;
+  }
+  const int start = rt::decoderStartId(model, tok);
+  const bool greedy = examples[0].target.empty();
+  std::unique_ptr<rt::Session> session;
+  std::unique_ptr<rt::Generator> gen;
+  if (greedy) {
+    session = std::make_unique<rt::Session>(model);
+    gen = std::make_unique<rt::Generator>(model, *session);
+  }
+  int cut = 0;
+  int64_t tokens = 0;
+  const std::vector<int> stop = rt::stopIds(tok);
+  for (const rt::Example &ex : examples) {
+    std::vector<int> src, dec, labels;
+    if (greedy) {
+      // Inputs only: the float model's own greedy outputs are the targets.
+      src = tok.encode(ex.input, true);
+      if (int64_t(src.size()) > length) {
+        src.resize(size_t(length));
+        ++cut;
+      }
+      rt::SamplingOptions g;
+      g.greedy = true;
+      rt::GenerateStats gs;
+      std::vector<int> outIds;
+      st = gen->generateSeq2Seq(src, start, int(length), g, stop, nullptr, outIds, gs);
+      if (!st.ok) {
+        error = path + ":" + std::to_string(ex.line) + ": greedy decoding: " + st.message;
+        return false;
+      }
+      labels = outIds;
+      if (!tok.eosIds().empty())
+        labels.push_back(tok.eosIds()[0]);
+      dec.assign(1, start);
+      dec.insert(dec.end(), labels.begin(), labels.end() - 1);
+    } else {
+      rt::seq2seqTokens(tok, ex.input, ex.target, start, src, dec, labels);
+    }
+    if (int64_t(src.size()) > length || int64_t(dec.size()) > length) {
+      ++cut;
+      if (int64_t(src.size()) > length)
+        src.resize(size_t(length));
+      if (int64_t(dec.size()) > length) {
+        dec.resize(size_t(length));
+        labels.resize(size_t(length));
+      }
+    }
+    tokens += int64_t(dec.size());
+    out.sources.emplace_back(src.begin(), src.end());
+    out.sequences.emplace_back(dec.begin(), dec.end());
+    out.labels.emplace_back(labels.begin(), labels.end());
+  }
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  out.description = std::to_string(examples.size()) + " examples of " + base + " (" +
+                    std::to_string(tokens) + " decoder tokens, " +
+                    (greedy ? "targets = the float model's greedy outputs"
+                            : "decoder teacher-forced on the targets") +
+                    (cut ? ", " + std::to_string(cut) + " cut to " + std::to_string(length) +
+                               " tokens"
+                         : std::string()) +
+                    ")";
+  if (examplesOut)
+    *examplesOut = std::move(examples);
+  return true;
+}
+
+bool runExample(rt::Session &session, const CalibrationInput &input, size_t i,
+                std::vector<rt::HostTensor> &outs, std::string &error) {
+  const std::vector<int64_t> &seq = input.sequences[i];
+  rt::TensorRef ids{rt::DType::I64, {1, int64_t(seq.size())}, const_cast<int64_t *>(seq.data())};
+  outs.clear();
+  session.resetState();
+  rt::Status st;
+  if (input.seq2seq()) {
+    const std::vector<int64_t> &srcIds = input.sources[i];
+    rt::TensorRef src{rt::DType::I64, {1, int64_t(srcIds.size())},
+                      const_cast<int64_t *>(srcIds.data())};
+    std::vector<rt::HostTensor> enc;
+    st = session.run("encode", {src}, enc);
+    if (st.ok && enc.empty())
+      st = rt::Status::error("program 'encode' returned nothing");
+    if (st.ok)
+      st = session.run("decode_full", {ids, enc[0].ref()}, outs);
+  } else {
+    st = session.run("main", {ids}, outs);
+  }
+  if (st.ok && (outs.empty() || outs[0].dtype != rt::DType::F32 || outs[0].shape.size() != 3 ||
+                outs[0].shape[1] != int64_t(seq.size())))
+    st = rt::Status::error("the logits program must return float logits [1, " +
+                           std::to_string(seq.size()) + ", vocab]");
+  if (!st.ok) {
+    error = st.message;
+    return false;
+  }
+  return true;
+}
+
+bool collectStats(const rt::Model &model, const CalibrationInput &input,
+                  const std::set<std::string> &gramTensors, CalibrationStats &stats,
+                  const std::function<void(size_t, size_t)> &progress, std::string &error) {
   rt::Session session(model);
   std::string nanTensor;
   session.setObserver([&](const std::string &name, rt::TensorRef &t) {
@@ -297,13 +416,11 @@ bool collectStats(const rt::Model &model, const std::string &program, const Cali
       nanTensor = name;
   });
   for (size_t i = 0; i < input.sequences.size(); ++i) {
-    const std::vector<int64_t> &seq = input.sequences[i];
-    rt::TensorRef ids{rt::DType::I64, {1, int64_t(seq.size())}, const_cast<int64_t *>(seq.data())};
     std::vector<rt::HostTensor> outs;
-    session.resetState();
-    rt::Status st = session.run(program, {ids}, outs);
-    if (!st.ok) {
-      error = "calibration sequence " + std::to_string(i) + ": " + st.message;
+    std::string why;
+    if (!runExample(session, input, i, outs, why)) {
+      error = "calibration " + std::string(input.seq2seq() ? "example " : "sequence ") +
+              std::to_string(i) + ": " + why;
       return false;
     }
     if (!nanTensor.empty()) {
@@ -315,7 +432,9 @@ bool collectStats(const rt::Model &model, const std::string &program, const Cali
       progress(i + 1, input.sequences.size());
   }
   stats.sequences = int64_t(input.sequences.size());
-  stats.seqLen = input.sequences.empty() ? 0 : int64_t(input.sequences[0].size());
+  stats.seqLen = 0;
+  for (const std::vector<int64_t> &s : input.sequences)
+    stats.seqLen = std::max<int64_t>(stats.seqLen, int64_t(s.size()));
   stats.source = input.description;
   return true;
 }

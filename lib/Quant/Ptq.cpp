@@ -6,6 +6,7 @@
 
 #include "dialects/Kernel/MukOps.h"
 #include "passes/Passes.h"
+#include "mu/runtime/Eval.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
 #include "mub_generated.h"
@@ -180,13 +181,13 @@ ActivationRange makeRange(const TensorStats &st, const PtqOptions &o, int bits, 
   return a;
 }
 
-/// Runs `main` on `seqs` with every tensor in `bits` quantized and
-/// dequantized in place (simulation of the integer program: same ranges,
+/// Runs the logits program on the examples of `input` with every tensor in
+/// `bits` quantized and dequantized in place (simulation of the integer program: same ranges,
 /// same rounding) and returns the mean KL(float || quantized) of the
 /// next-token distributions against `reference` logits.
 struct Simulator {
   const rt::Model &model;
-  const std::vector<std::vector<int64_t>> &seqs;
+  const CalibrationInput &input; ///< the sequences (or examples) simulated
   const CalibrationStats &stats;
   const PtqOptions &opts;
   const std::set<std::string> &perChannel;
@@ -230,16 +231,10 @@ struct Simulator {
       });
     double kl = 0;
     int64_t count = 0;
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      rt::TensorRef ids{rt::DType::I64, {1, int64_t(seqs[s].size())},
-                        const_cast<int64_t *>(seqs[s].data())};
+    for (size_t s = 0; s < input.sequences.size(); ++s) {
       std::vector<rt::HostTensor> outs;
-      session.resetState();
-      rt::Status st = session.run("main", {ids}, outs);
-      if (!st.ok) {
-        error = st.message;
+      if (!runExample(session, input, s, outs, error))
         return false;
-      }
       const float *logits = outs[0].as<float>();
       vocab = outs[0].shape.back();
       int64_t rows = int64_t(outs[0].storage.size() / 4) / vocab;
@@ -284,14 +279,19 @@ bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
                       const CalibrationStats &stats, const PtqOptions &o,
                       const std::set<std::string> &pinned, ActivationRanges &ranges,
                       std::string &error) {
-  std::vector<std::vector<int64_t>> seqs(
-      input.sequences.begin(),
-      input.sequences.begin() + std::min<size_t>(input.sequences.size(), size_t(o.mpSequences)));
+  // The first mpSequences sequences (or examples) are simulated.
+  CalibrationInput subset = input;
+  size_t n = std::min<size_t>(input.sequences.size(), size_t(std::max(1, o.mpSequences)));
+  subset.sequences.resize(n);
+  if (subset.seq2seq()) {
+    subset.sources.resize(n);
+    subset.labels.resize(n);
+  }
   std::set<std::string> perChannel;
   for (auto &[name, r] : ranges)
     if (!r.channelLo.empty())
       perChannel.insert(name);
-  Simulator sim{model, seqs, stats, o, perChannel, {}, 0, {}};
+  Simulator sim{model, subset, stats, o, perChannel, {}, 0, {}};
   double kl;
   if (!sim.run(nullptr, kl, error))
     return false;
@@ -344,8 +344,8 @@ bool promoteSensitive(const rt::Model &model, const CalibrationInput &input,
       break;
   }
   std::fprintf(stderr,
-               "mixed precision: simulated mean KL %.5f with all %zu activations at 8 bits, "
-               "%.5f after promoting %zu to 16 bits (target %.5f)\n",
+               "mixed precision: simulated mean KL %.3g with all %zu activations at 8 bits, "
+               "%.3g after promoting %zu to 16 bits (target %.3g)\n",
                base, bits.size(), current, promoted.size(), o.mpTargetKl);
   for (const std::string &n : promoted)
     std::fprintf(stderr, "  16-bit: %s\n", n.c_str());
@@ -377,28 +377,40 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
     model = loadTemporary(art, error);
     if (!model)
       return false;
-    const mub::Program *p = model->program("main");
-    if (!p || !p->inputs() || p->inputs()->size() != 1) {
-      error = "calibration runs the decoder-only `main` program (one input_ids input); this "
-              "model has none (encoder-decoder calibration is not supported yet)";
-      return false;
+    if (model->program("encode")) {
+      // Encoder-decoder: encode the inputs, teacher-force decode_full on the
+      // targets; cross-attention K/V are computed (and observed) in encode.
+      if (!model->program("decode_full")) {
+        error = "encoder-decoder calibration runs `encode` then `decode_full`; the float model "
+                "has no decode_full program";
+        return false;
+      }
+      if (!loadSeq2SeqInput(o.calibPath, *model, 0, o.calibCount, o.calibLength, input, error))
+        return false;
+    } else {
+      const mub::Program *p = model->program("main");
+      if (!p || !p->inputs() || p->inputs()->size() != 1) {
+        error = "calibration runs the decoder-only `main` program (one input_ids input) or an "
+                "encoder-decoder's `encode` + `decode_full`; this model has neither";
+        return false;
+      }
+      rt::Tokenizer tok;
+      if (model->fb().tokenizer())
+        (void)tok.init(model->fb().tokenizer());
+      int64_t vocab = 0;
+      if (const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0)))
+        vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
+      if (!loadCalibrationInput(o.calibPath, o.calibFormat, tok, o.calibCount, o.calibLength,
+                                vocab, input, error))
+        return false;
     }
-    rt::Tokenizer tok;
-    if (model->fb().tokenizer())
-      (void)tok.init(model->fb().tokenizer());
-    int64_t vocab = 0;
-    if (const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0)))
-      vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
-    if (!loadCalibrationInput(o.calibPath, o.calibFormat, tok, o.calibCount, o.calibLength, vocab,
-                              input, error))
-      return false;
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     auto progress = [&](size_t done, size_t total) {
       if (o.progress)
         drawProgress(done, total,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
-    if (!collectStats(*model, "main", input, o.gram ? inputs : std::set<std::string>(), stats,
+    if (!collectStats(*model, input, o.gram ? inputs : std::set<std::string>(), stats,
                       progress, error))
       return false;
     if (o.smoothAlpha > 0) {
@@ -417,7 +429,7 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
         return false;
       stats = CalibrationStats();
       t0 = std::chrono::steady_clock::now();
-      if (!collectStats(*model, "main", input, o.gram ? inputs : std::set<std::string>(), stats,
+      if (!collectStats(*model, input, o.gram ? inputs : std::set<std::string>(), stats,
                         progress, error))
         return false;
       stats.smoothAlpha = o.smoothAlpha;
@@ -566,21 +578,54 @@ bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::str
     error = st.message;
     return false;
   }
-  const mub::Program *p = quantModel->program("main");
-  if (!p || !p->inputs() || p->inputs()->size() != 1) {
-    error = "--report runs the decoder-only `main` program; this model has none";
-    return false;
-  }
-  rt::Tokenizer tok;
-  if (quantModel->fb().tokenizer())
-    (void)tok.init(quantModel->fb().tokenizer());
-  const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0));
-  int64_t vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
   CalibrationInput input;
-  if (!loadCalibrationInput(req.textPath, req.format, tok, req.sequences, req.length, vocab, input,
-                            error))
-    return false;
   ReportOptions ro;
+  if (quantModel->program("encode")) {
+    // Encoder-decoder: teacher-forced measures on the examples, and greedy
+    // exact match of both artifacts when the file has targets.
+    std::vector<rt::Example> examples;
+    if (!loadSeq2SeqInput(req.textPath, *floatModel, req.skip, req.sequences, req.length, input,
+                          error, &examples))
+      return false;
+    if (!examples[0].target.empty()) {
+      rt::Tokenizer tok;
+      (void)tok.init(quantModel->fb().tokenizer());
+      rt::Session fs(*floatModel), qs(*quantModel);
+      rt::Generator fg(*floatModel, fs), qg(*quantModel, qs);
+      rt::EvalOptions eo;
+      eo.decoderStart = rt::decoderStartId(*quantModel, tok);
+      eo.maxNew = int(std::min<int64_t>(req.length, quantModel->fb().max_ctx()));
+      rt::EvalResult fr, qr;
+      rt::Status est = rt::evaluate(fg, tok, examples, eo, fr);
+      if (est.ok)
+        est = rt::evaluate(qg, tok, examples, eo, qr);
+      if (!est.ok) {
+        error = req.textPath + ": " + est.message;
+        return false;
+      }
+      ro.task.source = req.textPath.substr(req.textPath.find_last_of('/') + 1);
+      ro.task.examples = qr.examples;
+      ro.task.exactFloat = fr.exact;
+      ro.task.exactQuant = qr.exact;
+      ro.task.failures.assign(qr.failures.begin(),
+                              qr.failures.begin() + std::min<size_t>(20, qr.failures.size()));
+    }
+  } else {
+    const mub::Program *p = quantModel->program("main");
+    if (!p || !p->inputs() || p->inputs()->size() != 1) {
+      error = "--report runs the decoder-only `main` program or an encoder-decoder's `encode` + "
+              "`decode_full`; this model has neither";
+      return false;
+    }
+    rt::Tokenizer tok;
+    if (quantModel->fb().tokenizer())
+      (void)tok.init(quantModel->fb().tokenizer());
+    const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0));
+    int64_t vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
+    if (!loadCalibrationInput(req.textPath, req.format, tok, req.sequences ? req.sequences : 16,
+                              req.length, vocab, input, error))
+      return false;
+  }
   ro.scheme = req.scheme;
   ro.evalSource = input.description;
   ro.targetJson = req.targetJson;

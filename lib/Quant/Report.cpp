@@ -120,25 +120,25 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
   int64_t tokens = 0, agree = 0;
   for (size_t s = 0; s < input.sequences.size(); ++s) {
     const std::vector<int64_t> &seq = input.sequences[s];
-    rt::TensorRef ids{rt::DType::I64, {1, int64_t(seq.size())}, const_cast<int64_t *>(seq.data())};
     std::vector<rt::HostTensor> fo, qo;
     ref.clear();
-    fs.resetState();
-    qs.resetState();
-    rt::Status st = fs.run("main", {ids}, fo);
-    if (st.ok)
-      st = qs.run("main", {ids}, qo);
-    if (!st.ok) {
-      error = "report sequence " + std::to_string(s) + ": " + st.message;
+    std::string why;
+    if (!runExample(fs, input, s, fo, why) || !runExample(qs, input, s, qo, why)) {
+      error = "report " + std::string(input.seq2seq() ? "example " : "sequence ") +
+              std::to_string(s) + ": " + why;
       return false;
     }
     int64_t V = fo[0].shape.back(), L = int64_t(seq.size());
     const float *pf = fo[0].as<float>(), *pq = qo[0].as<float>();
-    for (int64_t p = 0; p + 1 < L; ++p) {
+    // Position p predicts seq[p + 1] (decoder-only) or labels[p] (the
+    // teacher-forced decoder of an encoder-decoder: target tokens, then EOS).
+    int64_t predicted = input.seq2seq() ? L : L - 1;
+    for (int64_t p = 0; p < predicted; ++p) {
+      int64_t label = input.seq2seq() ? input.labels[s][size_t(p)] : seq[size_t(p + 1)];
       const float *a = pf + p * V, *b = pq + p * V;
       double lseA, lseB;
-      nllF -= logSoftmaxAt(a, V, seq[size_t(p + 1)], lseA);
-      nllQ -= logSoftmaxAt(b, V, seq[size_t(p + 1)], lseB);
+      nllF -= logSoftmaxAt(a, V, label, lseA);
+      nllQ -= logSoftmaxAt(b, V, label, lseB);
       double k = 0;
       for (int64_t i = 0; i < V; ++i) {
         double la = a[i] - lseA, lb = b[i] - lseB;
@@ -198,6 +198,24 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
                                         {"mean_kl", meanKl},
                                         {"top1_agreement", top1}}},
       {"promoted_to_16_bit", llvm::json::Array(opts.promoted)},
+      {"task", opts.task.examples
+                   ? llvm::json::Value(llvm::json::Object{
+                         {"source", opts.task.source},
+                         {"examples", opts.task.examples},
+                         {"exact_float", opts.task.exactFloat},
+                         {"exact_quantized", opts.task.exactQuant},
+                         {"accuracy_float", double(opts.task.exactFloat) / opts.task.examples},
+                         {"accuracy_quantized", double(opts.task.exactQuant) / opts.task.examples},
+                         {"quantized_failures", [&] {
+                            llvm::json::Array a;
+                            for (const rt::EvalFailure &f : opts.task.failures)
+                              a.push_back(llvm::json::Object{{"line", f.line},
+                                                             {"input", f.input},
+                                                             {"target", f.target},
+                                                             {"output", f.output}});
+                            return a;
+                          }()}})
+                   : llvm::json::Value(nullptr)},
       {"tensors", std::move(rows)}};
   if (!opts.targetJson.empty()) {
     llvm::Expected<llvm::json::Value> t = llvm::json::parse(opts.targetJson);
@@ -222,11 +240,26 @@ bool writeReport(const rt::Model &floatModel, const rt::Model &quantModel,
         ".b8{fill:#e07b39}.b16{fill:#3973e0}</style></head><body>\n";
   os << "<h1>Quantization report</h1>\n<p>" << htmlEscape(opts.scheme) << "</p>\n";
   os << "<p>Evaluated on " << htmlEscape(opts.evalSource) << ": " << tokens
-     << " predicted tokens.</p>\n<table><tr><th>measure</th><th>value</th></tr>\n";
+     << (input.seq2seq() ? " teacher-forced decoder tokens" : " predicted tokens") << ".</p>\n<table><tr><th>measure</th><th>value</th></tr>\n";
   os << llvm::formatv("<tr><td>perplexity float &rarr; quantized</td><td>{0:f4} &rarr; {1:f4} ({2:+f2}%)</td></tr>\n",
                       pplF, pplQ, 100.0 * (pplQ / pplF - 1.0));
   os << llvm::formatv("<tr><td>mean KL(float &#8214; quantized)</td><td>{0:f6}</td></tr>\n", meanKl);
-  os << llvm::formatv("<tr><td>top-1 agreement</td><td>{0:f2}%</td></tr></table>\n", 100 * top1);
+  os << llvm::formatv("<tr><td>top-1 agreement</td><td>{0:f2}%</td></tr>\n", 100 * top1);
+  if (opts.task.examples)
+    os << llvm::formatv("<tr><td>exact match float &rarr; quantized ({0} examples of {1})</td>"
+                        "<td>{2:f2}% &rarr; {3:f2}%</td></tr>\n",
+                        opts.task.examples, htmlEscape(opts.task.source),
+                        100.0 * double(opts.task.exactFloat) / opts.task.examples,
+                        100.0 * double(opts.task.exactQuant) / opts.task.examples);
+  os << "</table>\n";
+  if (!opts.task.failures.empty()) {
+    os << "<h2>Examples the quantized model gets wrong</h2>\n<table><tr><th>line</th><th>input</th>"
+          "<th>target</th><th>output</th></tr>\n";
+    for (const rt::EvalFailure &f : opts.task.failures)
+      os << "<tr><td>" << f.line << "</td><td>" << htmlEscape(f.input) << "</td><td>"
+         << htmlEscape(f.target) << "</td><td>" << htmlEscape(f.output) << "</td></tr>\n";
+    os << "</table>\n";
+  }
   if (!opts.targetText.empty())
     os << "<h2>Target: partition and cost estimate</h2>\n<pre>" << htmlEscape(opts.targetText)
        << "</pre>\n";

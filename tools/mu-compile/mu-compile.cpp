@@ -164,11 +164,17 @@ static cl::opt<std::string> reportPath("report",
              "models run by the executor on --report-text"),
     cl::value_desc("file.json"), cl::cat(category));
 static cl::opt<std::string> reportText("report-text",
-    cl::desc("Evaluation data for --report (text, .ids or .npy; default: the --calib file)"),
+    cl::desc("Evaluation data for --report (text, .ids or .npy; encoder-decoder: JSONL/TSV "
+             "examples, which add greedy exact match; default: the --calib file)"),
     cl::value_desc("file"), cl::cat(category));
 static cl::opt<int> reportSeqs("report-seqs",
-    cl::desc("Sequences of --calib-len tokens evaluated by --report (default 16)"), cl::init(16),
-    cl::cat(category));
+    cl::desc("Sequences of --calib-len tokens evaluated by --report (default 16; "
+             "encoder-decoder: examples, default all)"),
+    cl::init(16), cl::cat(category));
+static cl::opt<int> reportSkip("report-skip",
+    cl::desc("Encoder-decoder --report: skip the first N examples of --report-text (e.g. the "
+             "--calib-seqs lines calibration used, when both read one file)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string> overridesPath("quant-overrides",
     cl::desc("JSON file pinning activation precision by tensor-name glob and/or producing op: "
              "{\"format\": \"mu-quant-overrides\", \"overrides\": [{\"match\": "
@@ -708,8 +714,8 @@ int main(int argc, char **argv) {
                         "(or --calib FILE)\n";
         return 1;
       }
-      if (reportSeqs < 1) {
-        llvm::errs() << "mu-compile: error: --report-seqs must be >= 1\n";
+      if (reportSeqs < 1 || reportSkip < 0) {
+        llvm::errs() << "mu-compile: error: --report-seqs must be >= 1 and --report-skip >= 0\n";
         return 1;
       }
       floatCopy = OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
@@ -826,6 +832,10 @@ int main(int argc, char **argv) {
     if (!reportText.empty())
       req.format = mu::quant::CalibFormat::Auto;
     req.sequences = reportSeqs;
+    req.skip = reportSkip;
+    bool isEncoderDecoder = floatCopy->lookupSymbol("encode") != nullptr;
+    if (isEncoderDecoder && !reportSeqs.getNumOccurrences())
+      req.sequences = 0; // every example
     req.length = calibLen;
     for (auto &kv : floatOpts.config)
       if (kv.first == "mu.quant")

@@ -6,6 +6,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Version.h"
+#include "mu/runtime/Eval.h"
 #include "mu/runtime/Generate.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
@@ -27,14 +28,6 @@
 using namespace mu::rt;
 
 namespace {
-
-/// Where a reply ends: the tokenizer's EOS ids, and BOS (a new document).
-std::vector<int> stopIds(const mu::rt::Tokenizer &tok) {
-  std::vector<int> stop = tok.eosIds();
-  if (tok.bosId() >= 0)
-    stop.push_back(tok.bosId());
-  return stop;
-}
 
 std::string jsonEscape(const std::string &s) {
   std::string r;
@@ -146,7 +139,7 @@ int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
   std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile, evalFile;
-  int evalLimit = 0;
+  int evalLimit = 0, evalSkip = 0;
   int teacherTokens = 512;
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
   std::string kernelsName;
@@ -175,6 +168,8 @@ int main(int argc, char **argv) {
                  "{\"prompt\", \"completion\"} (decoder-only); greedy decoding, exact-match "
                  "accuracy and the failing examples (--json: one object)");
   app.add_option("--eval-limit", evalLimit, "--eval: only the first N examples (default all)");
+  app.add_option("--eval-skip", evalSkip,
+                 "--eval: skip the first N examples (e.g. those used for calibration)");
   app.add_option("--teacher-tokens", teacherTokens,
                  "--teacher-forced: how many tokens (default 512, BOS included); for an "
                  "encoder-decoder, how many JSONL examples");
@@ -282,14 +277,7 @@ int main(int argc, char **argv) {
                 " (compile with tokenizer.json beside the checkpoint, or pass --prompt-ids)");
   Generator gen(*model, session);
   gen.setUseCache(!noCache);
-  int decoderStart = 0;
-  {
-    std::string ds = model->config("decoder_start_token_id");
-    if (!ds.empty())
-      decoderStart = std::atoi(ds.c_str());
-    else if (tok.valid() && tok.bosId() >= 0)
-      decoderStart = tok.bosId();
-  }
+  const int decoderStart = decoderStartId(*model, tok);
   std::vector<int> ids;
   if (!promptIds.empty()) {
     std::istringstream is(promptIds);
@@ -301,25 +289,24 @@ int main(int argc, char **argv) {
   }
 
   if (!evalFile.empty()) {
-    // Greedy decoding of every example; exact match after trimming spaces.
-    // Encoder-decoder: decode(greedy(input)) == target. Decoder-only: the
-    // greedy continuation of the prompt starts with the completion.
-    std::ifstream f(evalFile, std::ios::binary);
-    if (!f)
-      return fail(evalFile + ": cannot read");
+    // Greedy decoding of every example (libmu_eval): exact match after
+    // trimming spaces; --compare adds teacher-forced agreement.
     if (!tok.valid())
       return fail(path + ": --eval needs the artifact's tokenizer");
+    if (evalLimit < 0 || evalSkip < 0)
+      return fail("--eval-limit and --eval-skip must be >= 0");
     const bool seq2seq = gen.isEncoderDecoder();
-    const char *inKey = seq2seq ? "input" : "prompt", *outKey = seq2seq ? "target" : "completion";
-    std::vector<int> stop = stopIds(tok);
-    auto trim = [](std::string t) {
-      size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
-      return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
-    };
-    int64_t n = 0, exact = 0;
-    nlohmann::json failures = nlohmann::json::array();
-    // --compare: the other artifact teacher-forced on the expected tokens
-    // (encoder-decoder): top-1 agreement and mean KL(model || other) per token.
+    ReadExamplesOptions ro;
+    if (!seq2seq) {
+      ro.inKey = "prompt";
+      ro.outKey = "completion";
+    }
+    ro.skip = size_t(evalSkip);
+    ro.limit = size_t(evalLimit);
+    std::vector<Example> examples;
+    st = readExamples(evalFile, ro, examples);
+    if (!st.ok)
+      return fail(st.message);
     std::unique_ptr<Model> other;
     std::unique_ptr<Session> otherSession;
     std::unique_ptr<Generator> otherGen;
@@ -335,106 +322,45 @@ int main(int argc, char **argv) {
       if (!otherGen->isEncoderDecoder())
         return fail(comparePath + ": not an encoder-decoder artifact");
     }
-    int64_t positions = 0, agree = 0, targetTop1 = 0;
-    double kl = 0;
-    std::string line;
-    for (int lineNo = 1; std::getline(f, line) && (evalLimit <= 0 || n < evalLimit); ++lineNo) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos)
-        continue;
-      nlohmann::json ex = nlohmann::json::parse(line, nullptr, false);
-      if (ex.is_discarded() || !ex.is_object() || !ex.contains(inKey) || !ex[inKey].is_string() ||
-          !ex.contains(outKey) || !ex[outKey].is_string())
-        return fail(evalFile + ":" + std::to_string(lineNo) + ": expected a JSON object with string \"" +
-                    inKey + "\" and \"" + outKey + "\"");
-      std::string in = ex[inKey].get<std::string>(), want = trim(ex[outKey].get<std::string>());
-      std::vector<int> ids = tok.encode(in, true), out;
-      SamplingOptions g;
-      g.greedy = true;
-      GenerateStats stats;
-      std::string got;
-      if (seq2seq) {
-        st = gen.generateSeq2Seq(ids, decoderStart, maxNew, g, stop, nullptr, out, stats);
-        got = trim(tok.decode(out, true));
-      } else {
-        size_t promptLen = ids.size();
-        int budget = int(tok.encode(want, false).size()) + 4;
-        st = gen.generate(ids, budget, g, stop, nullptr, stats);
-        out.assign(ids.begin() + long(promptLen), ids.end());
-        got = trim(tok.decode(out, true));
-        if (got.compare(0, want.size(), want) == 0)
-          got = want; // the completion, then more text: a match
-      }
-      if (!st.ok)
-        return fail(evalFile + ":" + std::to_string(lineNo) + ": " + st.message);
-      if (otherGen) {
-        std::vector<int> tgt = tok.encode(want, false);
-        if (!tok.eosIds().empty())
-          tgt.push_back(tok.eosIds()[0]);
-        std::vector<int> dec = {decoderStart};
-        dec.insert(dec.end(), tgt.begin(), tgt.end() - 1);
-        std::vector<float> la, lb;
-        int64_t va = 0, vb = 0;
-        st = gen.teacherForcedSeq2Seq(ids, dec, la, va);
-        if (st.ok)
-          st = otherGen->teacherForcedSeq2Seq(ids, dec, lb, vb);
-        if (!st.ok)
-          return fail(evalFile + ":" + std::to_string(lineNo) + ": " + st.message);
-        if (va != vb)
-          return fail("--compare: vocabularies differ");
-        for (size_t j = 0; j < dec.size(); ++j) {
-          const float *a = la.data() + j * size_t(va), *b = lb.data() + j * size_t(vb);
-          int64_t ia = std::max_element(a, a + va) - a, ib = std::max_element(b, b + vb) - b;
-          agree += ia == ib;
-          targetTop1 += ia == tgt[j];
-          double ma = *std::max_element(a, a + va), mb = *std::max_element(b, b + vb), sa = 0, sb = 0;
-          for (int64_t v = 0; v < va; ++v) {
-            sa += std::exp(double(a[v]) - ma);
-            sb += std::exp(double(b[v]) - mb);
-          }
-          double lsa = ma + std::log(sa), lsb = mb + std::log(sb), k = 0;
-          for (int64_t v = 0; v < va; ++v) {
-            double pa = double(a[v]) - lsa;
-            k += std::exp(pa) * (pa - (double(b[v]) - lsb));
-          }
-          kl += k;
-          ++positions;
-        }
-      }
-      ++n;
-      if (got == want)
-        ++exact;
-      else
-        failures.push_back({{"line", lineNo}, {inKey, in}, {outKey, want}, {"output", got}});
-    }
-    if (n == 0)
-      return fail(evalFile + ": no examples");
-    double acc = double(exact) / double(n);
+    EvalOptions eo;
+    eo.decoderStart = decoderStart;
+    eo.maxNew = maxNew;
+    eo.compare = otherGen.get();
+    EvalResult r;
+    st = evaluate(gen, tok, examples, eo, r);
+    if (!st.ok)
+      return fail(evalFile + ": " + st.message);
+    const char *inKey = ro.inKey.c_str(), *outKey = ro.outKey.c_str();
+    nlohmann::json failures = nlohmann::json::array();
+    for (const EvalFailure &fl : r.failures)
+      failures.push_back({{"line", fl.line}, {inKey, fl.input}, {outKey, fl.target},
+                          {"output", fl.output}});
     nlohmann::json cmp = nullptr;
-    if (otherGen && positions > 0)
-      cmp = {{"other", comparePath}, {"positions", positions},
-             {"top1_agreement", double(agree) / double(positions)},
-             {"mean_kl", kl / double(positions)},
-             {"target_top1", double(targetTop1) / double(positions)}};
+    double P = double(std::max<int64_t>(1, r.positions));
+    if (otherGen && r.positions > 0)
+      cmp = {{"other", comparePath}, {"positions", r.positions},
+             {"top1_agreement", double(r.agree) / P}, {"mean_kl", r.klSum / P},
+             {"target_top1", double(r.targetTop1) / P}};
     if (json) {
-      std::printf("%s\n", nlohmann::json({{"examples", n}, {"exact", exact}, {"accuracy", acc},
-                                          {"failures", failures}, {"compare", cmp}})
+      std::printf("%s\n", nlohmann::json({{"examples", r.examples}, {"exact", r.exact},
+                                          {"accuracy", r.accuracy()}, {"failures", failures},
+                                          {"compare", cmp}})
                              .dump()
                              .c_str());
     } else {
-      std::printf("eval: %lld examples, exact match %lld (%.2f%%)\n", (long long)n, (long long)exact,
-                  100.0 * acc);
+      std::printf("eval: %lld examples, exact match %lld (%.2f%%)\n", (long long)r.examples,
+                  (long long)r.exact, 100.0 * r.accuracy());
       if (!cmp.is_null())
         std::printf("compare (teacher-forced on the targets): %lld positions, top-1 agreement "
                     "%.2f%%, mean KL %.3g, target top-1 %.2f%%\n",
-                    (long long)positions, 100.0 * double(agree) / double(positions),
-                    kl / double(positions), 100.0 * double(targetTop1) / double(positions));
-      for (size_t i = 0; i < failures.size() && i < 10; ++i)
-        std::printf("  line %d: %s -> '%s' (want '%s')\n", failures[i]["line"].get<int>(),
-                    failures[i][inKey].get<std::string>().c_str(),
-                    failures[i]["output"].get<std::string>().c_str(),
-                    failures[i][outKey].get<std::string>().c_str());
-      if (failures.size() > 10)
-        std::printf("  ... %zu more\n", failures.size() - 10);
+                    (long long)r.positions, 100.0 * double(r.agree) / P, r.klSum / P,
+                    100.0 * double(r.targetTop1) / P);
+      for (size_t i = 0; i < r.failures.size() && i < 10; ++i)
+        std::printf("  line %d: %s -> '%s' (want '%s')\n", r.failures[i].line,
+                    r.failures[i].input.c_str(), r.failures[i].output.c_str(),
+                    r.failures[i].target.c_str());
+      if (r.failures.size() > 10)
+        std::printf("  ... %zu more\n", r.failures.size() - 10);
     }
     return 0;
   }

@@ -21,15 +21,23 @@
 namespace mu {
 namespace rt {
 class Model;
+class Session;
 class Tokenizer;
+struct HostTensor;
+struct Example;
 } // namespace rt
 
 namespace quant {
 
-/// Token sequences to run, each `length` long and starting with BOS.
+/// What calibration (and the report) runs. Decoder-only: `sequences` of
+/// token ids, BOS first, through `main`. Encoder-decoder: `sources[i]` through
+/// `encode`, then `sequences[i]` (decoder start + target tokens) teacher-forced
+/// through `decode_full`, which must predict `labels[i]` (target + EOS).
 struct CalibrationInput {
   std::vector<std::vector<int64_t>> sequences;
+  std::vector<std::vector<int64_t>> sources, labels; ///< encoder-decoder only
   std::string description; ///< e.g. "32 x 256 tokens of emma.txt (text)"
+  bool seq2seq() const { return !sources.empty(); }
 };
 
 enum class CalibFormat { Auto, Text, Ids, Npy };
@@ -49,12 +57,30 @@ bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt:
                           int64_t count, int64_t length, int64_t vocabSize,
                           CalibrationInput &out, std::string &error);
 
-/// Runs `program` (inputs: one [1, L] i64 id tensor) over every sequence and
-/// observes every f32 tensor it writes (and the Gram matrix of those named
-/// in `gramTensors`). `progress(done, total)` is called after each
-/// sequence. Fails on executor errors and on NaN activations.
-bool collectStats(const rt::Model &model, const std::string &program,
-                  const CalibrationInput &input, const std::set<std::string> &gramTensors,
+/// Encoder-decoder calibration data: parallel examples read by
+/// rt::readExamples (JSONL {"input", "target"}, or TSV/.txt
+/// `input[<TAB>target]`), the first `count` of them. The encoder reads BOS +
+/// input; the decoder is teacher-forced on decoder start + target (the
+/// labels end with EOS). A file with inputs only is decoded greedily by
+/// `floatModel` (up to `length` tokens) and those outputs are the targets.
+/// Sources and decoder sequences longer than `length` tokens are cut. The
+/// first `skip` examples are passed over; `examples` (if given) receives the
+/// examples read.
+bool loadSeq2SeqInput(const std::string &path, const rt::Model &floatModel, int64_t skip,
+                      int64_t count, int64_t length, CalibrationInput &out, std::string &error,
+                      std::vector<rt::Example> *examples = nullptr);
+
+/// Runs example `i` of `input` (see CalibrationInput) in `session` and
+/// returns the logits program's outputs ([1, L, vocab] first).
+bool runExample(rt::Session &session, const CalibrationInput &input, size_t i,
+                std::vector<rt::HostTensor> &outs, std::string &error);
+
+/// Runs every example (runExample) and observes every f32 tensor the
+/// programs write (and the Gram matrix of those named in `gramTensors`).
+/// `progress(done, total)` is called after each example. Fails on executor
+/// errors and on NaN activations.
+bool collectStats(const rt::Model &model, const CalibrationInput &input,
+                  const std::set<std::string> &gramTensors,
                   CalibrationStats &stats,
                   const std::function<void(size_t, size_t)> &progress, std::string &error);
 

@@ -81,7 +81,9 @@ struct ReportRequest {
   std::string jsonPath, htmlPath;
   std::string textPath;            ///< evaluation data (text / ids / .npy)
   CalibFormat format = CalibFormat::Auto;
-  int64_t sequences = 16, length = 256;
+  /// Decoder-only: sequences of `length` tokens (0 = 16). Encoder-decoder:
+  /// examples of the JSONL/TSV file after the first `skip` (0 = all).
+  int64_t sequences = 16, length = 256, skip = 0;
   std::string scheme;
   std::string targetJson, targetText; ///< see ReportOptions
 };

@@ -6,7 +6,9 @@
 /// similarity of the quantized program's values (dequantized) against the
 /// float program's, and end to end the perplexity of both, the mean
 /// KL(float || quantized) of the next-token distributions and the top-1
-/// agreement. Writes JSON and a standalone HTML page with an SVG chart.
+/// agreement (encoder-decoder: teacher-forced on the targets, perplexity of
+/// target tokens + EOS), plus greedy exact match on task data. Writes JSON
+/// and a standalone HTML page with an SVG chart.
 ///
 //===----------------------------------------------------------------------===//
 #ifndef MU_QUANT_REPORT_H
@@ -14,6 +16,7 @@
 
 #include "mu/Quant/Calibrate.h"
 #include "mu/Quant/Calibration.h"
+#include "mu/runtime/Eval.h"
 
 #include <string>
 #include <vector>
@@ -29,6 +32,13 @@ struct ReportOptions {
   /// stored under "target", and its text form shown on the HTML page; empty:
   /// none.
   std::string targetJson, targetText;
+  /// Greedy exact match on task examples (encoder-decoder --report-text
+  /// with targets); examples == 0: none.
+  struct Task {
+    std::string source;
+    int64_t examples = 0, exactFloat = 0, exactQuant = 0;
+    std::vector<rt::EvalFailure> failures; ///< the quantized model's (first 20)
+  } task;
 };
 
 /// Measures and writes `jsonPath` and `htmlPath` (each atomically).
