@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Threading.h"
 
 using namespace mlir;
 
@@ -127,35 +128,76 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
     llvm::DenseMap<Attribute, std::pair<ElementsAttr, Type>> done;
     // Bias correction: each weight's error W - dequant(Wq), [rows, cols].
     llvm::DenseMap<Attribute, std::vector<float>> errors;
+    auto isWeight = [&](ConstantOp c) {
+      auto type = cast<RankedTensorType>(c.getType());
+      return type.getRank() == 2 && isa<FloatType>(type.getElementType()) &&
+             type.getNumElements() >= minElements && llvm::any_of(c->getUses(), isWeightSlot);
+    };
+    // The rounding of every distinct weight (GPTQ dominates compile time on
+    // large models) runs in parallel on the context's threads; each job is
+    // independent, so the result does not depend on the thread count.
+    struct Job {
+      Attribute key;
+      std::vector<float> w;
+      int64_t rows = 0, cols = 0;
+      const mu::quant::TensorStats *gram = nullptr;
+      mu::quant::RowQuantResult result;
+    };
+    std::vector<Job> jobs;
+    llvm::DenseMap<Attribute, size_t> jobOf;
+    for (auto f : getOperation().getOps<func::FuncOp>()) {
+      llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(f.getBody().front());
+      for (ConstantOp c : f.getOps<ConstantOp>()) {
+        if (!isWeight(c) || jobOf.count(c.getValue()))
+          continue;
+        Job j;
+        j.key = c.getValue();
+        j.w = constantFloats(c.getValue());
+        if (j.w.empty())
+          continue;
+        auto type = cast<RankedTensorType>(c.getType());
+        j.rows = type.getDimSize(0);
+        j.cols = type.getDimSize(1);
+        bool blocked = blockSize > 0 && j.cols % blockSize == 0 && blockSize < j.cols;
+        j.gram = blocked || !gptq ? nullptr : gramFor(c, j.cols, names);
+        jobOf[j.key] = jobs.size();
+        jobs.push_back(std::move(j));
+      }
+    }
+    mlir::parallelFor(ctx, 0, jobs.size(), [&](size_t i) {
+      Job &j = jobs[i];
+      int64_t rows = j.rows, cols = j.cols;
+      // Blocks are contiguous runs of a row: quantize [rows*cols/B, B].
+      bool blocked = blockSize > 0 && cols % blockSize == 0 && blockSize < cols;
+      int64_t unitRows = blocked ? rows * (cols / blockSize) : rows;
+      int64_t unitCols = blocked ? int64_t(blockSize) : cols;
+      const bool constrained = !blocked && (perTensor || powerOfTwo);
+      const mu::quant::TensorStats *g = j.gram;
+      j.result = constrained
+                     ? mu::quant::quantizeRowsConstrained(j.w.data(), rows, cols, bits,
+                                                          {perTensor, powerOfTwo},
+                                                          g ? g->gram.data() : nullptr)
+                 : g ? mu::quant::quantizeRowsGptq(j.w.data(), rows, cols, bits, g->gram.data())
+                     : mu::quant::quantizeRowsMse(j.w.data(), unitRows, unitCols, bits);
+    });
     for (auto f : getOperation().getOps<func::FuncOp>()) {
       llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(f.getBody().front());
       SmallVector<ConstantOp> csts(f.getOps<ConstantOp>());
       for (ConstantOp c : csts) {
         auto type = cast<RankedTensorType>(c.getType());
-        if (type.getRank() != 2 || !isa<FloatType>(type.getElementType()) ||
-            type.getNumElements() < minElements ||
-            llvm::none_of(c->getUses(), isWeightSlot))
+        if (!isWeight(c))
           continue;
         auto it = done.find(c.getValue());
         if (it == done.end()) {
-          std::vector<float> w = constantFloats(c.getValue());
-          if (w.empty())
+          auto jit = jobOf.find(c.getValue());
+          if (jit == jobOf.end())
             continue;
-          int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-          // Blocks are contiguous runs of a row: quantize [rows*cols/B, B].
+          Job &job = jobs[jit->second];
+          const std::vector<float> &w = job.w;
+          int64_t rows = job.rows, cols = job.cols;
           bool blocked = blockSize > 0 && cols % blockSize == 0 && blockSize < cols;
-          int64_t unitRows = blocked ? rows * (cols / blockSize) : rows;
           int64_t unitCols = blocked ? int64_t(blockSize) : cols;
-          const mu::quant::TensorStats *g =
-              blocked || !gptq ? nullptr : gramFor(c, cols, names);
-          const bool constrained = !blocked && (perTensor || powerOfTwo);
-          mu::quant::RowQuantResult r =
-              constrained
-                  ? mu::quant::quantizeRowsConstrained(w.data(), rows, cols, bits,
-                                                       {perTensor, powerOfTwo},
-                                                       g ? g->gram.data() : nullptr)
-              : g ? mu::quant::quantizeRowsGptq(w.data(), rows, cols, bits, g->gram.data())
-                  : mu::quant::quantizeRowsMse(w.data(), unitRows, unitCols, bits);
+          mu::quant::RowQuantResult &r = job.result;
           Type storage = b.getIntegerType(bits);
           size_t es = bits / 8;
           AsmResourceBlob blob = HeapAsmResourceBlob::allocate(r.q.size() * es, 64);
@@ -206,6 +248,8 @@ struct QuantizeWeightsPass : mu::impl::QuantizeWeightsBase<QuantizeWeightsPass> 
                 /*quantizedDimension=*/0, -m, m);
           }
           it = done.insert({c.getValue(), {q, RankedTensorType::get(type.getShape(), qt)}}).first;
+          job.w = std::vector<float>(); // written: free the copies early
+          r = mu::quant::RowQuantResult();
         }
         b.setInsertionPoint(c);
         Value qc = ConstantOp::create(b, c.getLoc(), it->second.first);

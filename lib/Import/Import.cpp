@@ -23,7 +23,8 @@ mu::ModelFormat mu::detectModelFormat(llvm::StringRef path) {
 
 OwningOpRef<ModuleOp> mu::importModel(MLIRContext &ctx, llvm::StringRef path,
                                       llvm::StringRef configPath,
-                                      std::string &error, llvm::StringRef adapterDir) {
+                                      std::string &error, llvm::StringRef adapterDir,
+                                      double adapterScale) {
   if (!llvm::sys::fs::exists(path)) {
     error = (path + ": no such file").str();
     return {};
@@ -37,7 +38,7 @@ OwningOpRef<ModuleOp> mu::importModel(MLIRContext &ctx, llvm::StringRef path,
     }
     return importOnnx(ctx, path, error);
   case ModelFormat::Safetensors:
-    return importSafetensors(ctx, path, configPath, error, adapterDir);
+    return importSafetensors(ctx, path, configPath, error, adapterDir, adapterScale);
   case ModelFormat::Unknown:
     break;
   }

@@ -683,7 +683,7 @@ OwningOpRef<ModuleOp> GraphBuilder::build() {
 
 OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
                                             StringRef configPath, std::string &error,
-                                            StringRef adapterDir) {
+                                            StringRef adapterDir, double adapterScale) {
   std::string cfgPath = configPath.str();
   if (cfgPath.empty()) {
     SmallString<256> p(llvm::sys::path::parent_path(path));
@@ -705,6 +705,8 @@ OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
   LoraAdapter adapter;
   if (!adapterDir.empty() && !parseLoraAdapter(adapterDir, adapter, error))
     return {};
+  for (auto &kv : adapter.modules)
+    kv.second.scale *= adapterScale;
   GraphBuilder gb(ctx, path, st, cfg, error);
   if (!adapterDir.empty())
     gb.adapter = &adapter;

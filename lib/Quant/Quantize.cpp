@@ -183,7 +183,9 @@ void gptqRound(const float *w, int64_t rows, int64_t cols, int bits, const doubl
     perm[size_t(k)] = k;
   std::stable_sort(perm.begin(), perm.end(),
                    [&](int64_t a, int64_t b) { return G(a, a) > G(b, b); });
-  Mat H(cols, cols), W(rows, cols);
+  using ColMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+  Mat H(cols, cols);
+  ColMat W(rows, cols); // column k is contiguous: the loop below walks columns
   for (int64_t a = 0; a < cols; ++a)
     for (int64_t b = 0; b < cols; ++b)
       H(a, b) = G(perm[size_t(a)], perm[size_t(b)]);
@@ -202,27 +204,46 @@ void gptqRound(const float *w, int64_t rows, int64_t cols, int bits, const doubl
       H(k, k) = 1;
     H(k, k) += damp * meanDiag;
   }
-  // U: upper Cholesky factor of H^-1 (H^-1 = U^T U).
-  Eigen::LLT<Mat> llt(H);
+  // U: upper Cholesky factor of H^-1 (H^-1 = U^T U), without forming H^-1:
+  // with P the reversal permutation and L the lower Cholesky factor of
+  // P H P, H^-1 = (P L^-1 P)^T (P L^-1 P) and P L^-1 P is upper triangular
+  // with a positive diagonal, so it is U. One factorization and one
+  // triangular inverse instead of two factorizations and a full solve.
+  Mat Hr(cols, cols);
+  for (int64_t a = 0; a < cols; ++a)
+    for (int64_t b = 0; b < cols; ++b)
+      Hr(a, b) = H(cols - 1 - a, cols - 1 - b);
+  Eigen::LLT<Mat> llt(Hr);
   if (llt.info() != Eigen::Success)
     return;
-  Mat Hinv = llt.solve(Mat::Identity(cols, cols));
-  Eigen::LLT<Mat> lltInv(Hinv);
-  if (lltInv.info() != Eigen::Success)
-    return;
-  Mat U = lltInv.matrixU();
+  Mat Linv = llt.matrixL().solve(Mat::Identity(cols, cols));
+  Mat U(cols, cols);
+  for (int64_t a = 0; a < cols; ++a)
+    for (int64_t b = 0; b < cols; ++b)
+      U(a, b) = Linv(cols - 1 - a, cols - 1 - b);
   int64_t m = qmax(bits);
-  Eigen::VectorXd err(rows);
-  for (int64_t k = 0; k < cols; ++k) {
-    double d = U(k, k);
-    for (int64_t i = 0; i < rows; ++i) {
-      double s = r.scales[size_t(i)];
-      double q = s > 0 ? std::clamp<double>(std::nearbyint(W(i, k) / s), -double(m), double(m)) : 0;
-      r.q[size_t(i * cols + perm[size_t(k)])] = int32_t(q);
-      err(i) = (W(i, k) - q * s) / d;
+  // Lazy batch updates (GPTQ's blocking): the error of each rounded column
+  // updates the rest of its block of 128 columns at once, and the block's
+  // errors update every later column in one matrix product. The same
+  // arithmetic as column-by-column rank-1 updates, but compute-bound.
+  const int64_t block = 128;
+  ColMat err(rows, std::min(block, cols));
+  for (int64_t b0 = 0; b0 < cols; b0 += block) {
+    int64_t b1 = std::min(cols, b0 + block), nb = b1 - b0;
+    for (int64_t k = b0; k < b1; ++k) {
+      double d = U(k, k);
+      for (int64_t i = 0; i < rows; ++i) {
+        double s = r.scales[size_t(i)];
+        double q = s > 0 ? std::clamp<double>(std::nearbyint(W(i, k) / s), -double(m), double(m)) : 0;
+        r.q[size_t(i * cols + perm[size_t(k)])] = int32_t(q);
+        err(i, k - b0) = (W(i, k) - q * s) / d;
+      }
+      if (k + 1 < b1)
+        W.middleCols(k + 1, b1 - k - 1).noalias() -=
+            err.col(k - b0) * U.row(k).segment(k + 1, b1 - k - 1);
     }
-    if (k + 1 < cols)
-      W.rightCols(cols - k - 1).noalias() -= err * U.row(k).tail(cols - k - 1);
+    if (b1 < cols)
+      W.rightCols(cols - b1).noalias() -= err.leftCols(nb) * U.block(b0, b1, nb, cols - b1);
   }
   double num = 0, den = 0;
   for (int64_t i = 0; i < rows; ++i)

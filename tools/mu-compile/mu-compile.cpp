@@ -32,6 +32,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <unistd.h>
 
 using namespace mlir;
@@ -61,10 +62,14 @@ static cl::opt<Emit> emit("emit",
                clEnumValN(Emit::MlirBytecode, "mlirbc", "the fused mu graph as MLIR bytecode"),
                clEnumValN(Emit::Summary, "summary", "op counts, parameters and dynamic dims")),
     cl::cat(category));
-static cl::opt<std::string> adapterDir("adapter",
+static cl::opt<std::string> loraSpec("lora",
     cl::desc("PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to "
-             "merge into a safetensors checkpoint's weights before compiling"),
-    cl::value_desc("dir"), cl::cat(category));
+             "merge into a safetensors checkpoint's float weights before calibration and "
+             "quantization; DIR:SCALE multiplies the adapter's alpha/r by SCALE"),
+    cl::value_desc("dir[:scale]"), cl::cat(category));
+static cl::list<std::string> adapterSpecs("adapter",
+    cl::desc("Swappable adapter NAME=DIR (not built yet: merge with --lora DIR)"),
+    cl::value_desc("name=dir"), cl::cat(category));
 static cl::opt<bool> qdqEmulateFloat("qdq-emulate-float",
     cl::desc("--emit=qdq-onnx: write the target's FP16/BF16 rounding as Cast pairs, so ONNX "
              "Runtime's CPU provider reproduces the target's numerics"),
@@ -559,7 +564,26 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
 
   std::string error;
-  OwningOpRef<ModuleOp> module = mu::importModel(ctx, inputPath, configPath, error, adapterDir);
+  if (!adapterSpecs.empty()) {
+    llvm::errs() << "mu-compile: error: --adapter " << adapterSpecs.front()
+                 << ": swappable adapters (one base artifact, adapters selected at run time) are "
+                    "not built yet; merge an adapter into the weights with --lora DIR\n";
+    return 1;
+  }
+  std::string adapterDir = loraSpec;
+  double adapterScale = 1.0;
+  if (size_t colon = adapterDir.rfind(':'); colon != std::string::npos &&
+                                            !llvm::sys::fs::is_directory(adapterDir)) {
+    llvm::StringRef num = llvm::StringRef(adapterDir).substr(colon + 1);
+    if (num.getAsDouble(adapterScale) || !std::isfinite(adapterScale)) {
+      llvm::errs() << "mu-compile: error: --lora " << loraSpec << ": '" << num
+                   << "' is not a scale (expected DIR or DIR:SCALE, e.g. page:0.5)\n";
+      return 1;
+    }
+    adapterDir.resize(colon);
+  }
+  OwningOpRef<ModuleOp> module =
+      mu::importModel(ctx, inputPath, configPath, error, adapterDir, adapterScale);
   if (!module) {
     llvm::errs() << "mu-compile: error: " << error << "\n";
     return 1;

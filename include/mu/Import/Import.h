@@ -40,19 +40,22 @@ mlir::OwningOpRef<mlir::ModuleOp> importOnnx(mlir::MLIRContext &ctx,
 /// at import: W += scale * B A with scale = lora_alpha / r (rsLoRA:
 /// lora_alpha / sqrt(r); rank_pattern / alpha_pattern per module). DoRA,
 /// modules_to_save, embedding adapters, fan_in_fan_out and shapes that do
-/// not match the base are errors naming the tensor or key.
+/// not match the base are errors naming the tensor or key. `adapterScale`
+/// multiplies every module's scale (`--lora DIR:SCALE`).
 mlir::OwningOpRef<mlir::ModuleOp> importSafetensors(mlir::MLIRContext &ctx,
                                                     llvm::StringRef path,
                                                     llvm::StringRef configPath,
                                                     std::string &error,
-                                                    llvm::StringRef adapterDir = "");
+                                                    llvm::StringRef adapterDir = "",
+                                                    double adapterScale = 1.0);
 
 /// Dispatches on detectModelFormat().
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &ctx,
                                               llvm::StringRef path,
                                               llvm::StringRef configPath,
                                               std::string &error,
-                                              llvm::StringRef adapterDir = "");
+                                              llvm::StringRef adapterDir = "",
+                                              double adapterScale = 1.0);
 
 } // namespace mu
 
