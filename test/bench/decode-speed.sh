@@ -30,12 +30,18 @@ models=("micro:$W/micro/model.onnx:fp,w8,w8a8,w8a16")
 if [ -f $SHARED/models/stories3m/model.onnx ]; then
   models+=("stories3m:$SHARED/models/stories3m/model.onnx:fp,w8,w8a8,w8a16")
 fi
-# The Mu encoder-decoder shape (332M, random weights): float and weight-only
-# int8 (activation schemes need encoder-decoder calibration, issue #11).
+# The Mu encoder-decoder shape (332M, random weights): float, weight-only int8
+# and the activation schemes, calibrated on 8 mu-settings dev requests (the
+# random checkpoint has no tokenizer: stories3m's is embedded for them).
 if [ ! -f "$W/mu330m/model.safetensors" ]; then
   $PY tools/mu-gen-checkpoint.py --shape mu --format safetensors --out "$W/mu330m" >/dev/null
 fi
-models+=("mu330m:$W/mu330m/model.safetensors:fp,w8")
+MU_SETTINGS=$SHARED/models/mu-settings
+if [ -f "$MU_SETTINGS/dev.jsonl" ]; then
+  models+=("mu330m:$W/mu330m/model.safetensors:fp,w8,w8a8,w8a16")
+else
+  models+=("mu330m:$W/mu330m/model.safetensors:fp,w8")
+fi
 IDS=$(seq 10 73 | tr '\n' ' ')
 echo "kernels: $($T/mu-run --help >/dev/null; echo auto) | cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 $T/mu-membw 2 | tee "$W/membw.txt"
@@ -55,6 +61,9 @@ for entry in "${models[@]}"; do
         $T/mu-compile "$ckpt" -o "$art" >/dev/null
       elif [ $scheme = w8 ]; then
         $T/mu-compile "$ckpt" --quant=w8 -o "$art" >/dev/null
+      elif [ "$name" = mu330m ]; then
+        $T/mu-compile "$ckpt" --quant=$scheme --tokenizer $SHARED/models/stories3m/tokenizer.json \
+          --calib "$MU_SETTINGS/dev.jsonl" --calib-seqs 8 -o "$art" >/dev/null
       elif [ -f "$CALIB" ]; then
         $T/mu-compile "$ckpt" --quant=$scheme --calib "$CALIB" --calib-seqs 8 --calib-len 128 -o "$art" >/dev/null
       else

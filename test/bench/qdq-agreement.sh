@@ -58,3 +58,8 @@ for t in cpu hexagon-htp intel-npu amd-xdna; do
 done
 for t in cpu intel-npu amd-xdna; do row "$MU" mu-settings $t emulated all; done
 row "$MU" mu-settings hexagon-htp emulated all --quant=w8
+# Calibrated encoder-decoder schemes (first 256 dev lines).
+MUCAL="--calib $SHARED/models/mu-settings/dev.jsonl --calib-seqs 256"
+row "$MU" mu-settings hexagon-htp emulated all --quant=w8a16 $MUCAL
+row "$MU" mu-settings cpu fp32 all --quant=w8a8 $MUCAL
+row "$MU" mu-settings amd-xdna emulated all --quant=w8a8 $MUCAL

@@ -197,7 +197,13 @@ void ThreadPool::work(int id) {
         sleepers_.fetch_sub(1);
         break;
       }
-      cpuRelax();
+      // Past a short spin, give the core away between checks: with more
+      // runnable threads than cores (two runtimes, or other jobs), a pure
+      // spin holds a core the thread being waited for needs.
+      if (spins > 4096)
+        std::this_thread::yield();
+      else
+        cpuRelax();
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_)
@@ -228,8 +234,14 @@ void ThreadPool::run(int count, const std::function<void(int)> &fn) {
   int n = size();
   for (int task = 0; task < count; task += n)
     fn(task);
-  while (pending_.load(std::memory_order_acquire) > 0)
-    cpuRelax();
+  // Wait for the workers; yield once the wait is longer than a spin (a
+  // descheduled worker needs this core to finish).
+  for (int spins = 0; pending_.load(std::memory_order_acquire) > 0; ++spins) {
+    if (spins > 4096)
+      std::this_thread::yield();
+    else
+      cpuRelax();
+  }
 }
 
 } // namespace rt
