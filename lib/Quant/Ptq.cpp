@@ -244,32 +244,12 @@ struct Simulator {
       }
       const std::vector<float> &ref = reference[s];
       for (int64_t r = 0; r < rows; ++r) {
-        kl += klDivergence(ref.data() + r * vocab, logits + r * vocab, vocab);
+        kl += rt::klDivergence(ref.data() + r * vocab, logits + r * vocab, vocab);
         ++count;
       }
     }
     klOut = count ? kl / double(count) : 0;
     return true;
-  }
-
-  /// KL(softmax(p) || softmax(q)) in double.
-  static double klDivergence(const float *p, const float *q, int64_t n) {
-    double mp = -INFINITY, mq = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) {
-      mp = std::max(mp, double(p[i]));
-      mq = std::max(mq, double(q[i]));
-    }
-    double sp = 0, sq = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      sp += std::exp(double(p[i]) - mp);
-      sq += std::exp(double(q[i]) - mq);
-    }
-    double lsp = std::log(sp) + mp, lsq = std::log(sq) + mq, kl = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      double lp = double(p[i]) - lsp, lq = double(q[i]) - lsq;
-      kl += std::exp(lp) * (lp - lq);
-    }
-    return std::max(0.0, kl);
   }
 };
 
