@@ -31,7 +31,7 @@ Status readExamples(const std::string &path, const ReadExamplesOptions &o,
   std::ifstream f(path, std::ios::binary);
   if (!f)
     return Status::error(path + ": cannot read");
-  const bool tsv = endsWith(path, ".tsv");
+  const bool tsv = endsWith(path, ".tsv") || endsWith(path, ".txt");
   std::string line;
   size_t seen = 0;
   int withTarget = 0, withoutTarget = 0, firstWithout = 0, firstWith = 0;

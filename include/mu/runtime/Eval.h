@@ -36,7 +36,7 @@ struct ReadExamplesOptions {
   size_t limit = 0; ///< examples kept after the skip (0 = all)
 };
 
-/// Reads `path`: `.tsv` as `input<TAB>target` (or just `input`) per line,
+/// Reads `path`: `.tsv` / `.txt` as `input<TAB>target` (or just `input`) per line,
 /// anything else as JSONL objects with string fields. Blank lines are
 /// skipped. Errors name the file, the line and what is wrong (not JSON, a
 /// missing or non-string key, an empty input or target, mixed files).
