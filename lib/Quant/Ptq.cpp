@@ -71,6 +71,27 @@ std::unique_ptr<rt::Model> loadTemporary(const MubArtifact &art, std::string &er
   return model;
 }
 
+/// Decoder-only calibration / report input: `main` must take one id
+/// tensor; its logits' last dim bounds the ids; text is tokenized with the
+/// artifact's tokenizer.
+bool loadDecoderOnlyInput(const rt::Model &model, const std::string &path, CalibFormat format,
+                          int64_t count, int64_t length, const char *what,
+                          CalibrationInput &input, std::string &error) {
+  const mub::Program *p = model.program("main");
+  if (!p || !p->inputs() || p->inputs()->size() != 1) {
+    error = std::string(what) + " runs the decoder-only `main` program (one input_ids input) or "
+            "an encoder-decoder's `encode` + `decode_full`; this model has neither";
+    return false;
+  }
+  rt::Tokenizer tok;
+  if (model.fb().tokenizer())
+    (void)tok.init(model.fb().tokenizer());
+  int64_t vocab = 0;
+  if (const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0)))
+    vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
+  return loadCalibrationInput(path, format, tok, count, length, vocab, input, error);
+}
+
 /// Runs mu-smooth-quant on `module`.
 bool applySmoothing(ModuleOp module, double alpha, std::shared_ptr<const CalibrationStats> stats,
                     std::shared_ptr<SmoothingFactors> factors, std::string &error) {
@@ -368,20 +389,8 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
       if (!loadSeq2SeqInput(o.calibPath, *model, 0, o.calibCount, o.calibLength, input, error))
         return false;
     } else {
-      const mub::Program *p = model->program("main");
-      if (!p || !p->inputs() || p->inputs()->size() != 1) {
-        error = "calibration runs the decoder-only `main` program (one input_ids input) or an "
-                "encoder-decoder's `encode` + `decode_full`; this model has neither";
-        return false;
-      }
-      rt::Tokenizer tok;
-      if (model->fb().tokenizer())
-        (void)tok.init(model->fb().tokenizer());
-      int64_t vocab = 0;
-      if (const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0)))
-        vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
-      if (!loadCalibrationInput(o.calibPath, o.calibFormat, tok, o.calibCount, o.calibLength,
-                                vocab, input, error))
+      if (!loadDecoderOnlyInput(*model, o.calibPath, o.calibFormat, o.calibCount, o.calibLength,
+                                "calibration", input, error))
         return false;
     }
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
@@ -591,19 +600,9 @@ bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::str
                               qr.failures.begin() + std::min<size_t>(20, qr.failures.size()));
     }
   } else {
-    const mub::Program *p = quantModel->program("main");
-    if (!p || !p->inputs() || p->inputs()->size() != 1) {
-      error = "--report runs the decoder-only `main` program or an encoder-decoder's `encode` + "
-              "`decode_full`; this model has neither";
-      return false;
-    }
-    rt::Tokenizer tok;
-    if (quantModel->fb().tokenizer())
-      (void)tok.init(quantModel->fb().tokenizer());
-    const mub::Tensor *out = p->tensors()->Get(p->outputs()->Get(0));
-    int64_t vocab = out->shape()->size() ? out->shape()->Get(out->shape()->size() - 1) : 0;
-    if (!loadCalibrationInput(req.textPath, req.format, tok, req.sequences ? req.sequences : 16,
-                              req.length, vocab, input, error))
+    if (!loadDecoderOnlyInput(*quantModel, req.textPath, req.format,
+                              req.sequences ? req.sequences : 16, req.length, "--report", input,
+                              error))
       return false;
   }
   ro.scheme = req.scheme;
