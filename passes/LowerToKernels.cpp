@@ -129,6 +129,21 @@ FailureOr<KernelCall> describe(Operation *op) {
         k.slots = {l.getInput(), l.getWeight(), l.getBias()};
       })
       .Case([&](GluOp g) { k.name = "glu"; k.ints = {int64_t(g.getActivation())}; })
+      .Case([&](LoraOp l) {
+        // The site's index in the module's mu.lora_sites table.
+        k.name = "lora";
+        auto m = l->getParentOfType<ModuleOp>();
+        auto sites = m ? m->getAttrOfType<ArrayAttr>("mu.lora_sites") : ArrayAttr();
+        ok = false;
+        for (auto [i, s] : llvm::enumerate(sites ? sites.getValue() : ArrayRef<Attribute>())) {
+          auto d = dyn_cast<DictionaryAttr>(s);
+          auto n = d ? d.getAs<StringAttr>("name") : StringAttr();
+          if (n && n.getValue() == l.getSite()) {
+            k.ints = {int64_t(i)};
+            ok = true;
+          }
+        }
+      })
       .Case([&](RopeOp r) { k.name = "rope"; k.ints = {int64_t(r.getMode())}; })
       .Case([&](AttentionOp a) {
         k.name = "attention";
@@ -183,7 +198,11 @@ struct LowerToKernelsPass : mu::impl::LowerToKernelsBase<LowerToKernelsPass> {
           continue; // erased once its users are lowered
         FailureOr<KernelCall> k = describe(op);
         if (failed(k)) {
-          op->emitError("mu-lower-to-kernels: no runtime kernel for this op");
+          if (auto l = dyn_cast<LoraOp>(op))
+            op->emitError("mu-lower-to-kernels: LoRA site '")
+                << l.getSite() << "' is not listed in the module's mu.lora_sites";
+          else
+            op->emitError("mu-lower-to-kernels: no runtime kernel for this op");
           return signalPassFailure();
         }
         b.setInsertionPoint(op);

@@ -91,6 +91,8 @@ def Muk_QuantizeOp : Muk_KernelOp<"quantize", "Quantize">;
 def Muk_DequantizeOp : Muk_KernelOp<"dequantize", "Dequantize">;
 // f32 -> f32 rounded through a target's float precision (ints [1] = FP16,
 // [2] = BF16): host emulation of NPUs whose float regions run in FP16/BF16.
+// f32 base + B (A x) of the session's adapter for site ints[0] (mu.lora).
+def Muk_LoraOp : Muk_KernelOp<"lora", "Lora">;
 def Muk_RoundOp : Muk_KernelOp<"round", "Round">;
 
 #endif // MUK_OPS_TD

@@ -509,6 +509,18 @@ LogicalResult LinearOp::verify() {
   return success();
 }
 
+LogicalResult LoraOp::verify() {
+  auto xt = getInput().getType(), yt = cast<RankedTensorType>(getBase().getType());
+  if (xt.getRank() < 1 || xt.getRank() != yt.getRank())
+    return emitOpError("input ") << xt << " and base " << yt << " must have the same rank >= 1";
+  for (int64_t d = 0; d + 1 < xt.getRank(); ++d)
+    if (xt.getDimSize(d) != kDyn && yt.getDimSize(d) != kDyn && xt.getDimSize(d) != yt.getDimSize(d))
+      return emitOpError("input ") << xt << " and base " << yt << " differ in a leading dim";
+  if (!xt.getElementType().isF32() || !yt.getElementType().isF32())
+    return emitOpError("runs in f32");
+  return success();
+}
+
 LogicalResult RopeOp::verify() {
   auto t = getInput().getType();
   if (t.getRank() < 2)

@@ -268,6 +268,23 @@ def Mu_LinearOp : Mu_Op<"linear", [Pure, InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
+def Mu_LoraOp : Mu_Op<"lora", [Pure, AllTypesMatch<["base", "result"]>]> {
+  let summary = "swappable LoRA side branch: base + B (A input) of the session's adapter";
+  let description = [{
+    `base` is the output of the linear layer `site` names (its weight's
+    module, e.g. `decoder.layers.0.self_attn.q_proj`) and `input` that
+    layer's input [..., in]. The result is `base + B (A input)` with the A
+    [r, in] and B [out, r] (scale folded in) of the adapter selected at run
+    time for this site, or `base` when none is selected or the adapter does
+    not adapt the site. The adapters and sites live in the module attributes
+    `mu.adapters` and `mu.lora_sites` (docs/lora.md).
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$base, StrAttr:$site);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $base attr-dict `:` type($input) `,` type($base)";
+  let hasVerifier = 1;
+}
+
 def Mu_GluOp : Mu_Op<"glu", [Pure, InferTypeOpAdaptor]> {
   let summary = "gated linear unit: activation(gate) * up (SwiGLU, GeGLU)";
   let arguments = (ins AnyRankedTensor:$gate, AnyRankedTensor:$up,

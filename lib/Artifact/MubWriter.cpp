@@ -29,6 +29,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include <cstring>
 
@@ -449,6 +451,97 @@ bool Serializer::program(func::FuncOp f, ProgramRec &p) {
   return true;
 }
 
+/// A swappable adapter stored in the base artifact: segments per site.
+struct EmbeddedAdapter {
+  std::string name, source;
+  struct Site {
+    uint32_t site, rank, aSegment, bSegment;
+  };
+  std::vector<Site> sites;
+};
+
+/// Reads mu.lora_sites / mu.adapters into `art.loraSites` and either new
+/// segments (`embedded`) or `art.adapters`.
+bool loraTables(ModuleOp module, const MubOptions &opts, std::vector<MubSegment> &segments,
+                MubArtifact &art, std::vector<EmbeddedAdapter> &embedded, std::string &error) {
+  art.loraSites.clear();
+  art.adapters.clear();
+  auto bad = [&](const Twine &msg) {
+    error = ("module attribute " + msg).str();
+    return false;
+  };
+  if (auto arr = module->getAttrOfType<ArrayAttr>("mu.lora_sites")) {
+    for (Attribute a : arr) {
+      auto d = dyn_cast<DictionaryAttr>(a);
+      auto n = d ? d.getAs<StringAttr>("name") : StringAttr();
+      auto in = d ? d.getAs<IntegerAttr>("in") : IntegerAttr();
+      auto out = d ? d.getAs<IntegerAttr>("out") : IntegerAttr();
+      if (!n || !in || !out || in.getInt() <= 0 || out.getInt() <= 0)
+        return bad("mu.lora_sites: each entry needs name, in > 0 and out > 0");
+      art.loraSites.push_back({n.str(), in.getInt(), out.getInt()});
+    }
+  }
+  auto arr = module->getAttrOfType<ArrayAttr>("mu.adapters");
+  if (!arr)
+    return true;
+  for (Attribute a : arr) {
+    auto d = dyn_cast<DictionaryAttr>(a);
+    auto n = d ? d.getAs<StringAttr>("name") : StringAttr();
+    auto src = d ? d.getAs<StringAttr>("source") : StringAttr();
+    auto sites = d ? d.getAs<DictionaryAttr>("sites") : DictionaryAttr();
+    if (!n || !sites)
+      return bad("mu.adapters: each entry needs a name and sites");
+    AdapterBlob blob;
+    blob.name = n.str();
+    blob.source = src ? src.str() : "";
+    EmbeddedAdapter ea{blob.name, blob.source, {}};
+    for (NamedAttribute na : sites) {
+      auto it = llvm::find_if(art.loraSites,
+                              [&](const LoraSiteInfo &si) { return si.name == na.getName(); });
+      auto ab = dyn_cast<ArrayAttr>(na.getValue());
+      if (it == art.loraSites.end() || !ab || ab.size() != 2)
+        return bad("mu.adapters: adapter '" + blob.name + "' site '" + na.getName().getValue() +
+                   "' is not in mu.lora_sites or is not [A, B]");
+      auto A = dyn_cast<ElementsAttr>(ab[0]), B = dyn_cast<ElementsAttr>(ab[1]);
+      auto at = A ? dyn_cast<RankedTensorType>(A.getType()) : RankedTensorType();
+      auto bt = B ? dyn_cast<RankedTensorType>(B.getType()) : RankedTensorType();
+      if (!at || !bt || !at.getElementType().isF32() || !bt.getElementType().isF32() ||
+          at.getRank() != 2 || bt.getRank() != 2 || at.getDimSize(1) != it->in ||
+          bt.getDimSize(0) != it->out || bt.getDimSize(1) != at.getDimSize(0))
+        return bad("mu.adapters: adapter '" + blob.name + "' site '" + na.getName().getValue() +
+                   "' needs f32 A [r, in] and B [out, r] matching the site");
+      uint32_t site = uint32_t(it - art.loraSites.begin());
+      auto &store = art.adapterData;
+      store.emplace_back();
+      if (!constantBytes(A, store.back(), error))
+        return false;
+      store.emplace_back();
+      if (!constantBytes(B, store.back(), error))
+        return false;
+      const std::vector<uint8_t> &ad = store[store.size() - 2], &bd = store.back();
+      AdapterBlob::Site bs;
+      bs.site = site;
+      bs.rank = at.getDimSize(0);
+      bs.a = ArrayRef<float>(reinterpret_cast<const float *>(ad.data()), ad.size() / 4);
+      bs.b = ArrayRef<float>(reinterpret_cast<const float *>(bd.data()), bd.size() / 4);
+      blob.sites.push_back(bs);
+      if (opts.embedAdapters) {
+        uint32_t aSeg = uint32_t(segments.size());
+        segments.emplace_back();
+        segments.back().view = ArrayRef<char>(reinterpret_cast<const char *>(ad.data()), ad.size());
+        segments.emplace_back();
+        segments.back().view = ArrayRef<char>(reinterpret_cast<const char *>(bd.data()), bd.size());
+        ea.sites.push_back({site, uint32_t(bs.rank), aSeg, aSeg + 1});
+      }
+    }
+    if (opts.embedAdapters)
+      embedded.push_back(std::move(ea));
+    else
+      art.adapters.push_back(std::move(blob));
+  }
+  return true;
+}
+
 } // namespace
 
 bool constantData(ElementsAttr value, std::vector<uint8_t> &bytes, std::string &error) {
@@ -512,6 +605,11 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
     return false;
   }
 
+  // LoRA sites and swappable adapters (module attributes of the importer).
+  std::vector<EmbeddedAdapter> embedded;
+  if (!loraTables(module, opts, lowering.segments, art, embedded, error))
+    return false;
+
   // Segments: 64-aligned, in first-use order.
   std::vector<uint64_t> segOffsets;
   uint64_t dataSize = 0;
@@ -521,7 +619,9 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
     dataSize += s.size();
   }
 
-  flatbuffers::FlatBufferBuilder fb(1 << 16);
+  // The FlatBuffer is built twice: without artifact_id to hash it (with the
+  // data), then with the id.
+  auto buildFb = [&](flatbuffers::FlatBufferBuilder &fb, const std::string &id) {
   fb.ForceDefaults(false);
   std::vector<flatbuffers::Offset<mub::Program>> progs;
   for (const ProgramRec &p : programs) {
@@ -593,12 +693,42 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
   std::vector<flatbuffers::Offset<flatbuffers::String>> numericsFb;
   for (const std::string &n : numerics)
     numericsFb.push_back(fb.CreateString(n));
+  std::vector<flatbuffers::Offset<mub::LoraSite>> sitesFb;
+  for (const LoraSiteInfo &si : art.loraSites)
+    sitesFb.push_back(mub::CreateLoraSite(fb, fb.CreateString(si.name), si.in, si.out));
+  std::vector<flatbuffers::Offset<mub::Adapter>> adaptersFb;
+  for (const EmbeddedAdapter &ea : embedded) {
+    std::vector<flatbuffers::Offset<mub::AdapterSite>> as;
+    for (const auto &x : ea.sites)
+      as.push_back(mub::CreateAdapterSite(fb, x.site, x.rank, x.aSegment, x.bSegment));
+    adaptersFb.push_back(mub::CreateAdapter(fb, fb.CreateString(ea.name), fb.CreateVector(as),
+                                            fb.CreateString(ea.source)));
+  }
   auto model = mub::CreateModel(
       fb, kMubFormatVersion, fb.CreateString(version), fb.CreateString(opts.sourceSha256),
       fb.CreateString(opts.target), fb.CreateString(opts.architecture), fb.CreateVector(kvs),
       fb.CreateVector(progs), fb.CreateVector(states), fb.CreateVector(segs), tok, int32_t(opts.maxSeq),
-      int32_t(opts.maxCtx), numericsFb.empty() ? 0 : fb.CreateVector(numericsFb));
+      int32_t(opts.maxCtx), numericsFb.empty() ? 0 : fb.CreateVector(numericsFb),
+      sitesFb.empty() ? 0 : fb.CreateVector(sitesFb),
+      adaptersFb.empty() ? 0 : fb.CreateVector(adaptersFb), id.empty() ? 0 : fb.CreateString(id));
   mub::FinishModelBuffer(fb, model);
+  };
+  {
+    flatbuffers::FlatBufferBuilder plain(1 << 16);
+    buildFb(plain, "");
+    llvm::SHA256 sha;
+    sha.update(ArrayRef<uint8_t>(plain.GetBufferPointer(), plain.GetSize()));
+    for (size_t i = 0; i < lowering.segments.size(); ++i) {
+      uint64_t off = segOffsets[i];
+      sha.update(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(&off), sizeof(off)));
+      sha.update(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(lowering.segments[i].data()),
+                                   lowering.segments[i].size()));
+    }
+    std::array<uint8_t, 32> digest = sha.final();
+    art.artifactId = llvm::toHex(ArrayRef<uint8_t>(digest), /*LowerCase=*/true);
+  }
+  flatbuffers::FlatBufferBuilder fb(1 << 16);
+  buildFb(fb, art.artifactId);
 
   MubHeader &h = art.header;
   std::memset(&h, 0, sizeof(h));

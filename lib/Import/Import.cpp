@@ -24,21 +24,23 @@ mu::ModelFormat mu::detectModelFormat(llvm::StringRef path) {
 OwningOpRef<ModuleOp> mu::importModel(MLIRContext &ctx, llvm::StringRef path,
                                       llvm::StringRef configPath,
                                       std::string &error, llvm::StringRef adapterDir,
-                                      double adapterScale) {
+                                      double adapterScale,
+                                      llvm::ArrayRef<SwappableAdapter> swappable) {
   if (!llvm::sys::fs::exists(path)) {
     error = (path + ": no such file").str();
     return {};
   }
   switch (detectModelFormat(path)) {
   case ModelFormat::Onnx:
-    if (!adapterDir.empty()) {
+    if (!adapterDir.empty() || !swappable.empty()) {
       error = (path + ": LoRA adapters are merged into safetensors checkpoints; this is an ONNX "
                       "model (use its safetensors + config.json)").str();
       return {};
     }
     return importOnnx(ctx, path, error);
   case ModelFormat::Safetensors:
-    return importSafetensors(ctx, path, configPath, error, adapterDir, adapterScale);
+    return importSafetensors(ctx, path, configPath, error, adapterDir, adapterScale,
+                             swappable);
   case ModelFormat::Unknown:
     break;
   }

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 using namespace mlir;
 using namespace mu;
@@ -323,6 +324,10 @@ private:
 public:
   const LoraAdapter *adapter = nullptr; ///< merged into the weights it names
   std::set<std::string> merged;         ///< base weights an adapter changed
+  /// Modules a swappable adapter adapts (get a mu.lora after their linear),
+  /// and those the graph used, in first-use order, with [in, out].
+  std::set<std::string> swapSites;
+  std::vector<std::tuple<std::string, int64_t, int64_t>> sitesUsed;
 private:
   llvm::StringMap<ElementsAttr> blobs; ///< one resource per tensor, shared
   llvm::StringMap<Value> funcCache;    ///< per-function constants
@@ -442,7 +447,12 @@ Value GraphBuilder::linear(Value x, StringRef prefix, int64_t out, int64_t in,
   Value bv = bias ? weight((prefix + ".bias").str(), {out}) : Value();
   if (!w || (bias && !bv))
     return {};
-  return LinearOp::create(b, loc, x, w, bv);
+  Value y = LinearOp::create(b, loc, x, w, bv);
+  if (!swapSites.count(prefix.str()))
+    return y;
+  if (llvm::none_of(sitesUsed, [&](const auto &s) { return std::get<0>(s) == prefix; }))
+    sitesUsed.emplace_back(prefix.str(), in, out);
+  return LoraOp::create(b, loc, y.getType(), x, y, b.getStringAttr(prefix));
 }
 
 Value GraphBuilder::norm(Value x, StringRef prefix) {
@@ -681,9 +691,56 @@ OwningOpRef<ModuleOp> GraphBuilder::build() {
 
 } // namespace
 
+bool mu::readLoraAdapter(StringRef dir, double scale, std::vector<LoraDelta> &modules,
+                         std::string &error) {
+  LoraAdapter ad;
+  if (!parseLoraAdapter(dir, ad, error))
+    return false;
+  modules.clear();
+  for (const auto &[weight, m] : ad.modules) {
+    const TensorInfo &ta = ad.st.tensors.find(m.a)->second, &tb = ad.st.tensors.find(m.b)->second;
+    LoraDelta d;
+    d.site = StringRef(weight).drop_back(strlen(".weight")).str();
+    d.rank = ta.shape[0];
+    d.in = ta.shape[1];
+    d.out = tb.shape[0];
+    d.a.resize(size_t(d.rank * d.in));
+    d.b.resize(size_t(d.out * d.rank));
+    for (size_t i = 0; i < d.a.size(); ++i)
+      d.a[i] = float(loadFloat(ad.st, ta, i));
+    for (size_t i = 0; i < d.b.size(); ++i)
+      d.b[i] = float(loadFloat(ad.st, tb, i) * m.scale * scale);
+    for (float v : d.a)
+      if (!std::isfinite(v)) {
+        error = (dir + ": adapter tensor '" + m.a + "' holds a NaN or infinity").str();
+        return false;
+      }
+    for (float v : d.b)
+      if (!std::isfinite(v)) {
+        error = (dir + ": adapter tensor '" + m.b + "' holds a NaN or infinity (or overflows "
+                       "f32 once scaled)").str();
+        return false;
+      }
+    modules.push_back(std::move(d));
+  }
+  return true;
+}
+
+namespace {
+/// An f32 resource attribute holding `v` with `shape`.
+ElementsAttr f32Resource(MLIRContext &ctx, StringRef name, ArrayRef<int64_t> shape,
+                         const std::vector<float> &v) {
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      ArrayRef<char>(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float)), 64);
+  return DenseResourceElementsAttr::get(RankedTensorType::get(shape, Float32Type::get(&ctx)),
+                                        name, std::move(blob));
+}
+} // namespace
+
 OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
                                             StringRef configPath, std::string &error,
-                                            StringRef adapterDir, double adapterScale) {
+                                            StringRef adapterDir, double adapterScale,
+                                            ArrayRef<SwappableAdapter> swappable) {
   std::string cfgPath = configPath.str();
   if (cfgPath.empty()) {
     SmallString<256> p(llvm::sys::path::parent_path(path));
@@ -707,10 +764,63 @@ OwningOpRef<ModuleOp> mu::importSafetensors(MLIRContext &ctx, StringRef path,
     return {};
   for (auto &kv : adapter.modules)
     kv.second.scale *= adapterScale;
+  std::vector<std::vector<LoraDelta>> swaps(swappable.size());
+  for (size_t i = 0; i < swappable.size(); ++i) {
+    if (!readLoraAdapter(swappable[i].dir, swappable[i].scale, swaps[i], error))
+      return {};
+    for (size_t j = 0; j < i; ++j)
+      if (swappable[j].name == swappable[i].name) {
+        error = "--adapter " + swappable[i].name + "=" + swappable[i].dir +
+                ": an adapter named '" + swappable[i].name + "' is already given";
+        return {};
+      }
+  }
   GraphBuilder gb(ctx, path, st, cfg, error);
   if (!adapterDir.empty())
     gb.adapter = &adapter;
+  for (const auto &mods : swaps)
+    for (const LoraDelta &d : mods)
+      gb.swapSites.insert(d.site);
   OwningOpRef<ModuleOp> m = gb.build();
+  if (m && !swappable.empty()) {
+    Builder b(&ctx);
+    SmallVector<Attribute> sites;
+    std::map<std::string, std::pair<int64_t, int64_t>> dims;
+    for (const auto &[name, in, out] : gb.sitesUsed) {
+      sites.push_back(b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(name)),
+                                           b.getNamedAttr("in", b.getI64IntegerAttr(in)),
+                                           b.getNamedAttr("out", b.getI64IntegerAttr(out))}));
+      dims[name] = {in, out};
+    }
+    SmallVector<Attribute> adapters;
+    for (size_t i = 0; i < swappable.size(); ++i) {
+      SmallVector<NamedAttribute> perSite;
+      for (const LoraDelta &d : swaps[i]) {
+        std::string where = (swappable[i].dir + ": adapter module '" + d.site + "'");
+        auto it = dims.find(d.site);
+        if (it == dims.end()) {
+          error = where + " is not a linear layer of the model";
+          return {};
+        }
+        if (d.in != it->second.first || d.out != it->second.second) {
+          error = llvm::formatv("{0}: lora_A is [{1}, {2}] and lora_B [{3}, {1}], but the base "
+                                "weight is [{4}, {5}]", where, d.rank, d.in, d.out,
+                                it->second.second, it->second.first).str();
+          return {};
+        }
+        std::string res = swappable[i].name + "." + d.site;
+        perSite.push_back(b.getNamedAttr(
+            d.site, b.getArrayAttr({f32Resource(ctx, res + ".lora_A", {d.rank, d.in}, d.a),
+                                    f32Resource(ctx, res + ".lora_B", {d.out, d.rank}, d.b)})));
+      }
+      adapters.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("name", b.getStringAttr(swappable[i].name)),
+           b.getNamedAttr("source", b.getStringAttr(swappable[i].dir)),
+           b.getNamedAttr("sites", b.getDictionaryAttr(perSite))}));
+    }
+    m->getOperation()->setAttr("mu.lora_sites", b.getArrayAttr(sites));
+    m->getOperation()->setAttr("mu.adapters", b.getArrayAttr(adapters));
+  }
   if (m && !adapterDir.empty()) {
     for (const auto &kv : adapter.modules)
       if (!gb.merged.count(kv.first)) {

@@ -415,27 +415,44 @@ bool collectStats(const rt::Model &model, const CalibrationInput &input,
     if (s.nans != nans && nanTensor.empty())
       nanTensor = name;
   });
-  for (size_t i = 0; i < input.sequences.size(); ++i) {
-    std::vector<rt::HostTensor> outs;
-    std::string why;
-    if (!runExample(session, input, i, outs, why)) {
-      error = "calibration " + std::string(input.seq2seq() ? "example " : "sequence ") +
-              std::to_string(i) + ": " + why;
+  // Swappable adapters: every example runs with the base and with each
+  // adapter, so the ranges cover whichever the runtime selects.
+  std::vector<std::string> configs{""};
+  for (const std::string &n : model.adapterNames())
+    configs.push_back(n);
+  const size_t total = input.sequences.size() * configs.size();
+  size_t done = 0;
+  for (const std::string &adapter : configs) {
+    rt::Status sa = session.setAdapter(adapter);
+    if (!sa.ok) {
+      error = sa.message;
       return false;
     }
-    if (!nanTensor.empty()) {
-      error = "calibration sequence " + std::to_string(i) + ": the float model produced NaN in '" +
-              nanTensor + "'";
-      return false;
+    std::string with = adapter.empty() ? "" : " (adapter '" + adapter + "')";
+    for (size_t i = 0; i < input.sequences.size(); ++i) {
+      std::vector<rt::HostTensor> outs;
+      std::string why;
+      if (!runExample(session, input, i, outs, why)) {
+        error = "calibration " + std::string(input.seq2seq() ? "example " : "sequence ") +
+                std::to_string(i) + with + ": " + why;
+        return false;
+      }
+      if (!nanTensor.empty()) {
+        error = "calibration sequence " + std::to_string(i) + with +
+                ": the float model produced NaN in '" + nanTensor + "'";
+        return false;
+      }
+      if (progress)
+        progress(++done, total);
     }
-    if (progress)
-      progress(i + 1, input.sequences.size());
   }
   stats.sequences = int64_t(input.sequences.size());
   stats.seqLen = 0;
   for (const std::vector<int64_t> &s : input.sequences)
     stats.seqLen = std::max<int64_t>(stats.seqLen, int64_t(s.size()));
   stats.source = input.description;
+  if (configs.size() > 1)
+    stats.source += " (base + " + std::to_string(configs.size() - 1) + " adapter(s))";
   return true;
 }
 

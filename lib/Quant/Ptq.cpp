@@ -362,6 +362,7 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   fopts.activationRanges = nullptr;
   fopts.targetRules = nullptr; // calibrate the plain FP32 model
   fopts.targetCheck = nullptr;
+  fopts.embedAdapters = true; // calibration runs every swappable adapter
   if (o.calibLength > fopts.maxSeq)
     fopts.maxSeq = o.calibLength;
   MubArtifact art;

@@ -70,6 +70,15 @@ Status readExamples(const std::string &path, const ReadExamplesOptions &o,
         ex.target = trim(tg->get<std::string>());
         hasTarget = true;
       }
+      auto ad = j.find("adapter");
+      if (ad != j.end()) {
+        if (!ad->is_string())
+          return Status::error(where() + "non-string \"adapter\"");
+        ex.adapter = ad->get<std::string>();
+        if (ex.adapter == "none")
+          ex.adapter.clear();
+        ex.hasAdapter = true;
+      }
     }
     if (trim(ex.input).empty())
       return Status::error(where() + "empty \"" + o.inKey + "\"");
@@ -164,6 +173,11 @@ Status evaluate(Generator &gen, const Tokenizer &tok, const std::vector<Example>
   for (const Example &ex : examples) {
     if (ex.target.empty())
       return Status::error("line " + std::to_string(ex.line) + ": no target to compare with");
+    if (o.selectAdapter) {
+      Status sa = o.selectAdapter(ex.hasAdapter ? ex.adapter : o.defaultAdapter);
+      if (!sa.ok)
+        return Status::error("line " + std::to_string(ex.line) + ": " + sa.message);
+    }
     std::vector<int> ids = tok.encode(ex.input, true), out;
     GenerateStats stats;
     std::string got;
@@ -205,6 +219,7 @@ Status evaluate(Generator &gen, const Tokenizer &tok, const std::vector<Example>
       }
     }
     ++r.examples;
+    r.outputs.push_back(got);
     if (got == ex.target)
       ++r.exact;
     else

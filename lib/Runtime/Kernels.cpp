@@ -289,6 +289,7 @@ bool opcodeArity(mub::OpCode op, Arity &a) {
   case OpCode::Attention: a = {6, 6, 1, 3}; return true;
   case OpCode::Quantize: case OpCode::Dequantize: a = {1, 1, 1, 1}; return true;
   case OpCode::Round: a = {1, 1, 1, 1}; return true;
+  case OpCode::Lora: a = {2, 2, 1, 1}; return true;
   default: return false;
   }
 }
@@ -371,6 +372,14 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
     if (!f32(x) || !f32(&o))
       return bad("input and output must be f32 (or a quantized integer input)");
     return Status::success();
+  case OpCode::Lora: {
+    const TensorRef *y = ins[1];
+    if (!f32(x) || !y || !f32(y) || !f32(&o) || ints.size() != 1 || x->shape.empty() ||
+        x->shape.size() != y->shape.size() ||
+        !std::equal(x->shape.begin(), x->shape.end() - 1, y->shape.begin()))
+      return bad("needs f32 input [..., in] and base [..., out] with the same leading dims");
+    return Status::success();
+  }
   case OpCode::Round:
     if (!f32(x) || !f32(&o) || ints.size() != 1 || (ints[0] != 1 && ints[0] != 2))
       return bad("rounds f32 to f32 through FP16 (ints [1]) or BF16 (ints [2])");
@@ -507,6 +516,10 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
       op == OpCode::Quantize || op == OpCode::Dequantize || op == OpCode::RmsNorm ||
       op == OpCode::LayerNorm || op == OpCode::Rope || op == OpCode::Round) {
     out[0] = shp(0);
+    return Status::success();
+  }
+  if (op == OpCode::Lora) {
+    out[0] = shp(1);
     return Status::success();
   }
   switch (op) {
@@ -1399,6 +1412,45 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     if (!cpu::fastConvertQuant(op == OpCode::Quantize, *ins[0], o))
       convertQuant(op, *ins[0], o);
     return Status::success();
+  case OpCode::Lora: {
+    // base + B (A x) with the session adapter's matrices for this site.
+    const float *x = static_cast<const float *>(ins[0]->data);
+    const float *y = static_cast<const float *>(ins[1]->data);
+    float *r = static_cast<float *>(o.data);
+    if (r != y)
+      std::memcpy(r, y, o.bytes());
+    const Adapter *ad = scratch.adapter;
+    size_t site = size_t(ints[0]);
+    if (!ad || site >= ad->sites().size() || ad->sites()[site].rank == 0)
+      return Status::success();
+    const Adapter::Site &s = ad->sites()[site];
+    int64_t nin = ins[0]->shape.back(), nout = o.shape.back(), rank = s.rank;
+    const Model::LoraSite &bs = ad->base().loraSites()[site];
+    if (nin != bs.in || nout != bs.out)
+      return fail(in, "operands [..., " + std::to_string(nin) + "] -> [..., " +
+                             std::to_string(nout) + "] do not match LoRA site '" + bs.name + "'");
+    int64_t rows = nin ? ins[0]->numel() / nin : 0;
+    float *t = scratch.floats(size_t(rank));
+    for (int64_t i = 0; i < rows; ++i) {
+      const float *xi = x + i * nin;
+      for (int64_t k = 0; k < rank; ++k) {
+        const float *ak = s.a + k * nin;
+        float acc = 0;
+        for (int64_t j = 0; j < nin; ++j)
+          acc += ak[j] * xi[j];
+        t[k] = acc;
+      }
+      float *ri = r + i * nout;
+      for (int64_t c = 0; c < nout; ++c) {
+        const float *bc = s.b + c * rank;
+        float acc = 0;
+        for (int64_t k = 0; k < rank; ++k)
+          acc += bc[k] * t[k];
+        ri[c] += acc;
+      }
+    }
+    return Status::success();
+  }
   case OpCode::Round: {
     // A target's float precision (NPUs computing float regions in FP16 or
     // BF16): round to nearest even, as the IEEE conversion; NaN stays NaN.

@@ -26,6 +26,8 @@ using Shape = std::vector<int64_t>;
 /// and the session's thread pool (null: one thread).
 struct Scratch {
   ThreadPool *pool = nullptr;
+  /// The session's swappable adapter (Lora instructions), or null.
+  const Adapter *adapter = nullptr;
   std::unordered_map<const void *, cpu::LinearPlan> linearPlans;
   std::vector<float> f32;
   float *floats(size_t n) {

@@ -11,7 +11,10 @@
 #include "mu/Artifact/MubFormat.h"
 #include "mu/runtime/Packing.h"
 #include "mu/runtime/Runtime.h"
+#include "mua_generated.h"
 #include "mub_generated.h"
+
+#include <cmath>
 
 #include <algorithm>
 #include <cerrno>
@@ -97,8 +100,222 @@ std::unique_ptr<Model> Model::load(const std::string &path, Status &status) {
 }
 
 Model::~Model() {
+  adapters_.clear();
   if (base_)
     munmap(const_cast<uint8_t *>(base_), size_);
+}
+
+std::vector<std::string> Model::adapterNames() const {
+  std::vector<std::string> names;
+  for (const auto &a : adapters_)
+    names.push_back(a->name());
+  return names;
+}
+
+const Adapter *Model::adapter(const std::string &name) const {
+  for (const auto &a : adapters_)
+    if (a->name() == name)
+      return a.get();
+  return nullptr;
+}
+
+Adapter::~Adapter() {
+  if (map_)
+    munmap(const_cast<uint8_t *>(map_), size_);
+}
+
+namespace {
+/// Checks one adapter table against the base's sites and the segments it
+/// indexes (`segment(i)` gives bytes and size, or null), and fills `sites`.
+template <typename SegFn>
+Status adapterSites(const mub::Adapter *ad, const std::vector<Model::LoraSite> &baseSites,
+                    uint32_t nseg, SegFn segment, std::vector<Adapter::Site> &sites) {
+  std::string what = "adapter '" + (ad->name() ? ad->name()->str() : std::string()) + "'";
+  if (!ad->name() || ad->name()->size() == 0)
+    return Status::error("an adapter has no name");
+  sites.assign(baseSites.size(), Adapter::Site());
+  if (!ad->sites() || ad->sites()->size() == 0)
+    return Status::error(what + " adapts no site");
+  for (const mub::AdapterSite *s : *ad->sites()) {
+    if (s->site() >= baseSites.size())
+      return Status::error(what + ": site index " + std::to_string(s->site()) + " of " +
+                           std::to_string(baseSites.size()));
+    const Model::LoraSite &bs = baseSites[s->site()];
+    Adapter::Site &out = sites[s->site()];
+    if (out.rank)
+      return Status::error(what + ": site '" + bs.name + "' is listed twice");
+    if (s->rank() == 0 || s->rank() > 65536)
+      return Status::error(what + ": site '" + bs.name + "': rank " + std::to_string(s->rank()) +
+                           " is not in [1, 65536]");
+    if (s->a_segment() >= nseg || s->b_segment() >= nseg)
+      return Status::error(what + ": site '" + bs.name + "': segment index out of range");
+    uint64_t r = s->rank();
+    size_t an = 0, bn = 0;
+    const uint8_t *a = segment(s->a_segment(), an), *b = segment(s->b_segment(), bn);
+    if (an != r * uint64_t(bs.in) * 4 || bn != uint64_t(bs.out) * r * 4)
+      return Status::error(what + ": site '" + bs.name + "' (in " + std::to_string(bs.in) +
+                           ", out " + std::to_string(bs.out) + ", rank " + std::to_string(r) +
+                           "): A/B segments are " + std::to_string(an) + " and " +
+                           std::to_string(bn) + " bytes, not f32 [rank, in] and [out, rank]");
+    out.a = reinterpret_cast<const float *>(a);
+    out.b = reinterpret_cast<const float *>(b);
+    out.rank = int64_t(r);
+    for (size_t i = 0; i < an / 4; ++i)
+      if (!std::isfinite(out.a[i]))
+        return Status::error(what + ": site '" + bs.name + "': A holds a NaN or infinity");
+    for (size_t i = 0; i < bn / 4; ++i)
+      if (!std::isfinite(out.b[i]))
+        return Status::error(what + ": site '" + bs.name + "': B holds a NaN or infinity");
+  }
+  return Status::success();
+}
+} // namespace
+
+Status Model::verifyLora(uint32_t version) {
+  sites_.clear();
+  adapters_.clear();
+  artifactId_ = fb_->artifact_id() ? fb_->artifact_id()->str() : "";
+  if (version < 4 && (fb_->lora_sites() || fb_->adapters()))
+    return Status::error("LoRA sites in a format version " + std::to_string(version) + " file");
+  if (fb_->lora_sites())
+    for (const mub::LoraSite *s : *fb_->lora_sites()) {
+      if (!s->name() || s->in_features() <= 0 || s->out_features() <= 0 ||
+          s->in_features() > (int64_t(1) << 31) || s->out_features() > (int64_t(1) << 31))
+        return Status::error("LoRA site " + std::to_string(sites_.size()) +
+                             ": needs a name and in/out features in [1, 2^31]");
+      sites_.push_back({s->name()->str(), s->in_features(), s->out_features()});
+    }
+  // Lora instructions: a valid site, f32 operands whose feature dims match it.
+  for (const mub::Program *p : *fb_->programs())
+    for (uint32_t k = 0; k < p->instrs()->size(); ++k) {
+      const mub::Instr *in = p->instrs()->Get(k);
+      if (in->op() != mub::OpCode::Lora)
+        continue;
+      std::string where = "program '" + p->name()->str() + "' instruction " + std::to_string(k) +
+                          " (Lora)";
+      if (!in->ints() || in->ints()->size() != 1 || in->ints()->Get(0) < 0 ||
+          uint64_t(in->ints()->Get(0)) >= sites_.size())
+        return Status::error(where + ": needs ints [site] with a site of the " +
+                             std::to_string(sites_.size()) + " in lora_sites");
+      const LoraSite &site = sites_[size_t(in->ints()->Get(0))];
+      int32_t xi = in->inputs()->Get(0), yi = in->inputs()->Get(1);
+      const mub::Tensor *x = xi < 0 ? nullptr : p->tensors()->Get(xi);
+      const mub::Tensor *y = yi < 0 ? nullptr : p->tensors()->Get(yi);
+      const mub::Tensor *o = p->tensors()->Get(in->outputs()->Get(0));
+      if (!x || !y || x->dtype() != mub::DType::F32 ||
+          y->dtype() != mub::DType::F32 || o->dtype() != mub::DType::F32 ||
+          x->shape()->size() == 0 || x->shape()->size() != y->shape()->size() ||
+          x->max_shape()->Get(x->shape()->size() - 1) != site.in ||
+          y->max_shape()->Get(y->shape()->size() - 1) != site.out)
+        return Status::error(where + ": needs f32 input [..., " + std::to_string(site.in) +
+                             "] and base [..., " + std::to_string(site.out) + "] for site '" +
+                             site.name + "'");
+    }
+  if (!fb_->adapters())
+    return Status::success();
+  uint32_t nseg = fb_->segments() ? fb_->segments()->size() : 0;
+  for (const mub::Adapter *ad : *fb_->adapters()) {
+    std::unique_ptr<Adapter> a(new Adapter(*this));
+    Status s = adapterSites(ad, sites_, nseg, [&](uint32_t i, size_t &n) {
+      n = size_t(fb_->segments()->Get(i)->size());
+      return segmentData(i);
+    }, a->sites_);
+    if (!s.ok)
+      return s;
+    a->name_ = ad->name()->str();
+    a->source_ = ad->source() ? ad->source()->str() : "";
+    if (adapter(a->name_))
+      return Status::error("two adapters are named '" + a->name_ + "'");
+    adapters_.push_back(std::move(a));
+  }
+  return Status::success();
+}
+
+std::unique_ptr<Adapter> Adapter::load(const Model &base, const std::string &path,
+                                       Status &status) {
+  auto fail = [&](const std::string &msg) {
+    status = Status::error(path + ": " + msg);
+    return nullptr;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  std::unique_ptr<Adapter> a(new Adapter(base));
+  a->size_ = size_t(st.st_size);
+  if (a->size_ < kMubHeaderSize) {
+    ::close(fd);
+    return fail(std::to_string(a->size_) + " bytes is too short for a .mua file (64-byte header)");
+  }
+  void *p = mmap(nullptr, a->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return fail(std::string("mmap failed: ") + std::strerror(errno));
+  a->map_ = static_cast<const uint8_t *>(p);
+  MubHeader h;
+  std::memcpy(&h, a->map_, sizeof(h));
+  if (std::memcmp(h.magic, "MUA\0", 4) != 0)
+    return fail("not a .mua adapter file (bad magic at byte 0)");
+  if (h.formatVersion != kMuaFormatVersion)
+    return fail("adapter format version " + std::to_string(h.formatVersion) +
+                " is not supported; this runtime reads version " +
+                std::to_string(kMuaFormatVersion));
+  if (h.fileSize != a->size_)
+    return fail("file is " + std::to_string(a->size_) + " bytes but its header says " +
+                std::to_string(h.fileSize) + " (truncated or padded?)");
+  if (h.flatbufferOffset != kMubHeaderSize || h.flatbufferSize > a->size_ - kMubHeaderSize ||
+      h.dataOffset % kMubAlignment != 0 || h.dataOffset < h.flatbufferOffset + h.flatbufferSize ||
+      h.dataOffset > a->size_ || h.dataSize > a->size_ - h.dataOffset)
+    return fail("header offsets out of range (byte 8-48)");
+  const uint8_t *fbp = a->map_ + h.flatbufferOffset;
+  flatbuffers::Verifier verifier(fbp, h.flatbufferSize);
+  if (!mub::AdapterFileBufferHasIdentifier(fbp) || !mub::VerifyAdapterFileBuffer(verifier))
+    return fail("the adapter description (FlatBuffer at byte 64) is corrupt");
+  const mub::AdapterFile *f = mub::GetAdapterFile(fbp);
+  if (!f->adapter())
+    return fail("no adapter table");
+  std::string name = f->adapter()->name() ? f->adapter()->name()->str() : "";
+  std::string baseId = f->base_artifact_id() ? f->base_artifact_id()->str() : "";
+  if (base.artifactId().empty() || baseId != base.artifactId())
+    return fail("adapter '" + name + "' was compiled against the base artifact " +
+                (baseId.empty() ? std::string("(none recorded)") : baseId.substr(0, 16)) +
+                "..., not " + base.path() + " (" +
+                (base.artifactId().empty() ? std::string("no artifact_id")
+                                           : base.artifactId().substr(0, 16) + "...") +
+                "); recompile it with mu-compile --adapter-base " + base.path());
+  // Same id: the sites must agree too (a file edited by hand).
+  const auto &bs = base.loraSites();
+  bool sitesMatch = f->base_sites() && f->base_sites()->size() == bs.size();
+  for (uint32_t i = 0; sitesMatch && i < bs.size(); ++i) {
+    const mub::LoraSite *s = f->base_sites()->Get(i);
+    sitesMatch = s->name() && s->name()->str() == bs[i].name && s->in_features() == bs[i].in &&
+                 s->out_features() == bs[i].out;
+  }
+  if (!sitesMatch)
+    return fail("adapter '" + name + "': its base_sites differ from the LoRA sites of " +
+                base.path());
+  uint32_t nseg = f->segments() ? f->segments()->size() : 0;
+  for (uint32_t i = 0; i < nseg; ++i) {
+    const mub::Segment *seg = f->segments()->Get(i);
+    if (seg->offset() % kMubAlignment || seg->offset() > h.dataSize ||
+        seg->size() > h.dataSize - seg->offset())
+      return fail("segment " + std::to_string(i) + " lies outside the data section or is misaligned");
+  }
+  const uint8_t *data = a->map_ + h.dataOffset;
+  Status s = adapterSites(f->adapter(), bs, nseg, [&](uint32_t i, size_t &n) {
+    n = size_t(f->segments()->Get(i)->size());
+    return data + f->segments()->Get(i)->offset();
+  }, a->sites_);
+  if (!s.ok)
+    return fail(s.message);
+  a->name_ = name;
+  a->source_ = f->adapter()->source() ? f->adapter()->source()->str() : "";
+  status = Status::success();
+  return a;
 }
 
 const mub::Program *Model::program(const std::string &name) const {
@@ -326,6 +543,8 @@ Status Model::verify() {
         return s;
     }
   }
+  if (Status ls = verifyLora(h.formatVersion); !ls.ok)
+    return ls;
   if (const mub::Tokenizer *tok = fb_->tokenizer()) {
     int nv = tok->vocab() ? int(tok->vocab()->size()) : 0;
     if (tok->merges())

@@ -71,6 +71,30 @@ Session::~Session() = default;
 
 int Session::threads() const { return impl_->pool ? impl_->pool->size() : 1; }
 
+Status Session::setAdapter(const std::string &name) {
+  if (name.empty())
+    return setAdapter(static_cast<const Adapter *>(nullptr));
+  if (const Adapter *a = model_.adapter(name))
+    return setAdapter(a);
+  std::string have;
+  for (const std::string &n : model_.adapterNames())
+    have += (have.empty() ? "" : ", ") + n;
+  return Status::error(model_.path() + ": no adapter named '" + name + "' (" +
+                       (have.empty() ? std::string("the artifact embeds none")
+                                     : "it embeds: " + have) +
+                       ")");
+}
+
+Status Session::setAdapter(const Adapter *adapter) {
+  if (adapter && &adapter->base() != &model_)
+    return Status::error("adapter '" + adapter->name() + "' belongs to another model (" +
+                         adapter->base().path() + ")");
+  impl_->scratch.adapter = adapter;
+  return Status::success();
+}
+
+const Adapter *Session::adapter() const { return impl_->scratch.adapter; }
+
 void Session::resetState() {
   for (auto &s : impl_->states)
     std::fill(s.begin(), s.end(), 0);

@@ -17,7 +17,7 @@ def write(name, b):
 write("truncated.mub", data[: len(data) // 2])
 write("tiny.mub", data[:20])
 write("bad-magic.mub", b"MUX\0" + data[4:])
-write("version4.mub", data[:4] + struct.pack("<I", 4) + data[8:])
+write("version9.mub", data[:4] + struct.pack("<I", 9) + data[8:])
 # The FlatBuffer root offset (first 4 bytes at 64) pointing far outside.
 write("bad-root.mub", data[:64] + struct.pack("<I", 0x7FFFFFF0) + data[68:])
 # A header whose data section claims more bytes than the file has.

@@ -22,6 +22,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
@@ -68,8 +69,19 @@ static cl::opt<std::string> loraSpec("lora",
              "quantization; DIR:SCALE multiplies the adapter's alpha/r by SCALE"),
     cl::value_desc("dir[:scale]"), cl::cat(category));
 static cl::list<std::string> adapterSpecs("adapter",
-    cl::desc("Swappable adapter NAME=DIR (not built yet: merge with --lora DIR)"),
-    cl::value_desc("name=dir"), cl::cat(category));
+    cl::desc("Swappable PEFT LoRA adapter NAME=DIR[:SCALE] (repeatable): the base weights are "
+             "quantized once and each adapted layer gets a side branch y = Wx + B(Ax) whose A/B "
+             "the runtime selects per session (mu-run --adapter NAME); calibration runs the base "
+             "and every adapter"),
+    cl::value_desc("name=dir[:scale]"), cl::cat(category));
+static cl::opt<std::string> adapterOut("adapter-out",
+    cl::desc("Write each --adapter as DIR/NAME.mua (bound to this base artifact) instead of "
+             "embedding it"),
+    cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> adapterBase("adapter-base",
+    cl::desc("Compile --adapter NAME=DIR against an existing base artifact (its LoRA sites) "
+             "into -o NAME.mua; no checkpoint is read"),
+    cl::value_desc("base.mub"), cl::cat(category));
 static cl::opt<bool> qdqEmulateFloat("qdq-emulate-float",
     cl::desc("--emit=qdq-onnx: write the target's FP16/BF16 rounding as Cast pairs, so ONNX "
              "Runtime's CPU provider reproduces the target's numerics"),
@@ -410,6 +422,62 @@ static int printTargets() {
 
 /// Calibrates (or loads statistics) and fills `opts`: activation ranges for
 /// w8a8/w8a16/w16a16, Gram matrices for GPTQ; reports errors itself.
+/// --adapter NAME=DIR[:SCALE] -> SwappableAdapter (names are file-name safe:
+/// --adapter-out writes NAME.mua).
+static bool parseAdapterSpecs(std::vector<mu::SwappableAdapter> &out) {
+  for (const std::string &spec : adapterSpecs) {
+    llvm::StringRef name, rest;
+    std::tie(name, rest) = llvm::StringRef(spec).split('=');
+    auto bad = [&](const llvm::Twine &why) {
+      llvm::errs() << "mu-compile: error: --adapter " << spec << ": " << why << "\n";
+      return false;
+    };
+    if (rest.empty() || name.empty())
+      return bad("expected NAME=DIR or NAME=DIR:SCALE (e.g. page=adapters/page)");
+    if (!llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_' || c == '-' || c == '.'; }))
+      return bad("the name '" + name + "' may hold only letters, digits, '_', '-' and '.'");
+    mu::SwappableAdapter a;
+    a.name = name.str();
+    a.dir = rest.str();
+    if (size_t colon = a.dir.rfind(':'); colon != std::string::npos &&
+                                         !llvm::sys::fs::is_directory(a.dir)) {
+      llvm::StringRef num = llvm::StringRef(a.dir).substr(colon + 1);
+      if (num.getAsDouble(a.scale) || !std::isfinite(a.scale))
+        return bad("'" + num + "' is not a scale");
+      a.dir.resize(colon);
+    }
+    out.push_back(std::move(a));
+  }
+  return true;
+}
+
+/// --adapter-base BASE.mub --adapter NAME=DIR -o NAME.mua.
+static int compileAdapterFile(const std::vector<mu::SwappableAdapter> &adapters) {
+  if (adapters.size() != 1 || !inputPath.empty()) {
+    llvm::errs() << "mu-compile: error: --adapter-base takes exactly one --adapter NAME=DIR and "
+                    "no checkpoint\n";
+    return 1;
+  }
+  const mu::SwappableAdapter &a = adapters.front();
+  std::string out = outputPath.empty() ? a.name + ".mua" : outputPath.getValue();
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!mu::compileAdapterForBase(adapterBase, a.name, a.dir, a.scale, bytes, error)) {
+    llvm::errs() << "mu-compile: error: " << error << "\n";
+    return 1;
+  }
+  if (llvm::Error err = llvm::writeToOutput(out, [&](llvm::raw_ostream &os) {
+        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        return llvm::Error::success();
+      })) {
+    llvm::errs() << "mu-compile: error: cannot write '" << out
+                 << "': " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  llvm::errs() << "wrote " << out << ": adapter '" << a.name << "' for " << adapterBase << "\n";
+  return 0;
+}
+
 static bool calibrateModel(ModuleOp module, mu::MubOptions &opts) {
   bool weightOnly = quantScheme == QuantScheme::W8;
   if (weightBlock < 0) {
@@ -551,6 +619,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, overview);
   if (listTargets)
     return printTargets();
+  std::vector<mu::SwappableAdapter> swappable;
+  if (!parseAdapterSpecs(swappable))
+    return 1;
+  if (!adapterBase.empty())
+    return compileAdapterFile(swappable);
   if (inputPath.empty()) {
     llvm::errs() << "mu-compile: error: no input checkpoint (see --help)\n";
     return 1;
@@ -564,10 +637,8 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
 
   std::string error;
-  if (!adapterSpecs.empty()) {
-    llvm::errs() << "mu-compile: error: --adapter " << adapterSpecs.front()
-                 << ": swappable adapters (one base artifact, adapters selected at run time) are "
-                    "not built yet; merge an adapter into the weights with --lora DIR\n";
+  if (!adapterOut.empty() && swappable.empty()) {
+    llvm::errs() << "mu-compile: error: --adapter-out needs at least one --adapter NAME=DIR\n";
     return 1;
   }
   std::string adapterDir = loraSpec;
@@ -583,7 +654,7 @@ int main(int argc, char **argv) {
     adapterDir.resize(colon);
   }
   OwningOpRef<ModuleOp> module =
-      mu::importModel(ctx, inputPath, configPath, error, adapterDir, adapterScale);
+      mu::importModel(ctx, inputPath, configPath, error, adapterDir, adapterScale, swappable);
   if (!module) {
     llvm::errs() << "mu-compile: error: " << error << "\n";
     return 1;
@@ -668,6 +739,13 @@ int main(int argc, char **argv) {
     opts.packWeights = theTarget->weightLayout == "i8n16k4" && kind != Emit::QdqOnnx;
     opts.weightPerTensor = theRule->weights.granularity == mu::target::Granularity::Tensor;
     opts.weightPowerOfTwo = theRule->weights.powerOfTwo;
+    opts.embedAdapters = adapterOut.empty();
+    if (kind == Emit::QdqOnnx && !swappable.empty()) {
+      llvm::errs() << "mu-compile: error: --adapter: QDQ ONNX has no swappable side branches "
+                      "(ONNX Runtime's multi-LoRA is a GenAI feature); export one model per "
+                      "adapter with --lora DIR\n";
+      return 1;
+    }
     opts.config.emplace_back("mu.target.scheme", theRule->name);
     if (!theRule->mode.empty())
       opts.config.emplace_back("mu.target.mode", theRule->mode);
@@ -845,6 +923,31 @@ int main(int argc, char **argv) {
     llvm::errs() << "mu-compile: error: cannot write '" << out
                  << "': " << llvm::toString(std::move(err)) << "\n";
     return 1;
+  }
+  if (kind == Emit::Mub && !adapterOut.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(adapterOut)) {
+      llvm::errs() << "mu-compile: error: --adapter-out " << adapterOut << ": " << ec.message()
+                   << "\n";
+      return 1;
+    }
+    for (const mu::AdapterBlob &a : mub.adapters) {
+      std::vector<uint8_t> bytes;
+      if (!mu::buildAdapterFile(mub.artifactId, mub.loraSites, a, bytes, error)) {
+        llvm::errs() << "mu-compile: error: " << error << "\n";
+        return 1;
+      }
+      llvm::SmallString<256> path(adapterOut.getValue());
+      llvm::sys::path::append(path, a.name + ".mua");
+      if (llvm::Error e = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+            os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+            return llvm::Error::success();
+          })) {
+        llvm::errs() << "mu-compile: error: cannot write '" << path
+                     << "': " << llvm::toString(std::move(e)) << "\n";
+        return 1;
+      }
+      llvm::errs() << "wrote " << path << ": adapter '" << a.name << "'\n";
+    }
   }
   if (floatCopy) {
     mu::quant::ReportRequest req;

@@ -116,6 +116,18 @@ void printInfo(const Model &m) {
       std::printf(" %s=%d", k.c_str(), v);
     std::printf("\n");
   }
+  if (!m.loraSites().empty()) {
+    std::printf("lora sites: %zu; adapters:", m.loraSites().size());
+    for (const std::string &n : m.adapterNames()) {
+      int adapted = 0;
+      for (const auto &s : m.adapter(n)->sites())
+        adapted += s.rank > 0;
+      std::printf(" %s (%d sites)", n.c_str(), adapted);
+    }
+    std::printf(m.adapterNames().empty() ? " none embedded\n" : "\n");
+  }
+  if (!m.artifactId().empty())
+    std::printf("artifact id: %s\n", m.artifactId().c_str());
   if (const auto *t = fb.tokenizer())
     std::printf("tokenizer: %s, %u tokens, %u merges, bos %d\n",
                 mu::mub::EnumNameTokenizerKind(t->kind()), t->vocab() ? t->vocab()->size() : 0,
@@ -138,7 +150,8 @@ int fail(const std::string &msg) {
 int main(int argc, char **argv) {
   CLI::App app{"mu-run: run a compiled .mub model -- generate text, measure perplexity, "
                "inspect the artifact"};
-  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile, evalFile;
+  std::string path, prompt, promptIds, pplFile, dumpDir, comparePath, teacherFile, evalFile,
+      adapterSpec;
   int evalLimit = 0, evalSkip = 0;
   int teacherTokens = 512;
   int maxNew = 64, ctx = 0, verifySteps = 0, threads = 0;
@@ -174,6 +187,10 @@ int main(int argc, char **argv) {
                  "--teacher-forced: how many tokens (default 512, BOS included); for an "
                  "encoder-decoder, how many JSONL examples");
   app.add_option("--ctx", ctx, "perplexity window in tokens (default: max_seq)");
+  app.add_option("--adapter", adapterSpec,
+                 "Swappable LoRA adapter to run with: the name of one embedded in the artifact, "
+                 "or a .mua file compiled against it (--eval: the default for lines without an "
+                 "\"adapter\" key; \"none\" = the base model)");
   app.add_option("--compare", comparePath,
                  "also run this artifact (e.g. the quantized model) on the same tokens: with "
                  "--perplexity report both perplexities, mean KL(model || other) and top-1 "
@@ -249,6 +266,26 @@ int main(int argc, char **argv) {
   SessionOptions sessionOptions;
   sessionOptions.threads = threads;
   Session session(*model, sessionOptions);
+  // --adapter: an embedded adapter by name, or a .mua file for this base.
+  std::unique_ptr<Adapter> fileAdapter;
+  std::string adapterName = adapterSpec == "none" ? "" : adapterSpec;
+  if (!adapterName.empty() && !model->adapter(adapterName)) {
+    struct stat sb;
+    if (::stat(adapterName.c_str(), &sb) != 0)
+      return fail("--adapter " + adapterName + ": not a .mua file, and " +
+                  session.setAdapter(adapterName).message);
+    fileAdapter = Adapter::load(*model, adapterName, st);
+    if (!fileAdapter)
+      return fail(st.message);
+    adapterName = fileAdapter->name();
+  }
+  auto selectAdapter = [&](const std::string &name) -> Status {
+    if (fileAdapter && name == fileAdapter->name() && !model->adapter(name))
+      return session.setAdapter(fileAdapter.get());
+    return session.setAdapter(name);
+  };
+  if (Status sa = selectAdapter(adapterName); !sa.ok)
+    return fail(sa.message);
   session.setProfiling(profile);
   struct ProfilePrinter {
     Session &s;
@@ -326,6 +363,10 @@ int main(int argc, char **argv) {
     eo.decoderStart = decoderStart;
     eo.maxNew = maxNew;
     eo.compare = otherGen.get();
+    if (!model->loraSites().empty()) {
+      eo.selectAdapter = selectAdapter;
+      eo.defaultAdapter = adapterName;
+    }
     EvalResult r;
     st = evaluate(gen, tok, examples, eo, r);
     if (!st.ok)
@@ -344,7 +385,8 @@ int main(int argc, char **argv) {
     if (json) {
       std::printf("%s\n", nlohmann::json({{"examples", r.examples}, {"exact", r.exact},
                                           {"accuracy", r.accuracy()}, {"failures", failures},
-                                          {"compare", cmp}})
+                                          {"compare", cmp}, {"outputs", r.outputs},
+                                          {"adapter", adapterName}})
                              .dump()
                              .c_str());
     } else {

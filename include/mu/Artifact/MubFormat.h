@@ -12,14 +12,16 @@
 
 namespace mu {
 
-constexpr uint32_t kMubFormatVersion = 3;
+constexpr uint32_t kMubFormatVersion = 4;
+/// Version of the .mua adapter file (mua.fbs).
+constexpr uint32_t kMuaFormatVersion = 1;
 /// Oldest version the runtime still reads (version 1: no packed layouts).
 constexpr uint32_t kMubMinFormatVersion = 1;
 constexpr uint64_t kMubHeaderSize = 64;
 constexpr uint64_t kMubAlignment = 64;
 
 struct MubHeader {
-  char magic[4];           ///< "MUB\0"
+  char magic[4];           ///< "MUB\0" (.mua adapter files: "MUA\0")
   uint32_t formatVersion;  ///< kMubFormatVersion
   uint64_t flatbufferOffset;
   uint64_t flatbufferSize;

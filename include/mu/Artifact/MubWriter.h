@@ -19,6 +19,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -41,6 +42,24 @@ struct TokenizerData {
 /// Reads tokenizer.json (and tokenizer_config.json beside it, if present).
 bool importTokenizerJson(llvm::StringRef path, TokenizerData &out,
                          std::string &error);
+
+/// A linear layer swappable adapters may adapt (a `Lora` instruction site).
+struct LoraSiteInfo {
+  std::string name;
+  int64_t in = 0, out = 0;
+};
+
+/// A swappable adapter's weights per site, as stored: A [rank, in] and
+/// B [out, rank] f32, B scaled. Views stay valid while their owner lives.
+struct AdapterBlob {
+  std::string name, source;
+  struct Site {
+    uint32_t site = 0;
+    int64_t rank = 0;
+    llvm::ArrayRef<float> a, b;
+  };
+  std::vector<Site> sites;
+};
 
 struct MubOptions {
   int64_t maxSeq = 512;  ///< bound for dynamic (sequence) dims
@@ -74,6 +93,10 @@ struct MubOptions {
   std::string sourceSha256;
   std::vector<std::pair<std::string, std::string>> config;
   TokenizerData tokenizer;
+  /// Swappable adapters (module attribute mu.adapters) go into the artifact;
+  /// off = only their sites do, and the adapters are left in
+  /// MubArtifact::adapters for writeAdapterFile (`--adapter-out DIR`).
+  bool embedAdapters = true;
 };
 
 /// Bytes of one constant segment: a view of a weight blob owned by the
@@ -94,8 +117,28 @@ struct MubArtifact {
   std::vector<uint8_t> flatbuffer;
   std::vector<uint64_t> segmentOffsets;
   std::vector<MubSegment> segments;
+  /// Model.artifact_id: hex SHA-256 of the id-less FlatBuffer and the data.
+  std::string artifactId;
+  std::vector<LoraSiteInfo> loraSites;
+  /// Adapters not embedded (MubOptions::embedAdapters off).
+  std::vector<AdapterBlob> adapters;
+  /// Bytes of the adapter matrices (adapters and their segments view them).
+  std::deque<std::vector<uint8_t>> adapterData;
   void write(llvm::raw_ostream &os) const;
 };
+
+/// Serializes one adapter as a .mua file (mua.fbs) bound to the base
+/// artifact `baseId` with `sites`.
+bool buildAdapterFile(const std::string &baseId, const std::vector<LoraSiteInfo> &sites,
+                      const AdapterBlob &adapter, std::vector<uint8_t> &bytes,
+                      std::string &error);
+
+/// Compiles a PEFT LoRA adapter directory against an existing base artifact
+/// `basePath` (its LoRA sites and artifact_id) into .mua bytes. Errors name
+/// the module that has no site or does not match it.
+bool compileAdapterForBase(const std::string &basePath, const std::string &name,
+                           const std::string &dir, double scale, std::vector<uint8_t> &bytes,
+                           std::string &error);
 
 /// The bytes of a constant in runtime layout (little-endian elements, bool
 /// one byte each, splats expanded).

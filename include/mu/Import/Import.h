@@ -13,6 +13,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <string>
+#include <vector>
 
 namespace mu {
 
@@ -21,6 +22,27 @@ enum class ModelFormat { Onnx, Safetensors, Unknown };
 
 /// Picks the importer from the file name (and, failing that, its magic).
 ModelFormat detectModelFormat(llvm::StringRef path);
+
+/// A LoRA adapter kept swappable (`--adapter NAME=DIR[:SCALE]`): its
+/// modules become `mu.lora` side branches selected at run time.
+struct SwappableAdapter {
+  std::string name, dir;
+  double scale = 1.0;
+};
+
+/// One adapted module of a LoRA adapter in runtime form: A [rank, in] and
+/// B [out, rank] in f32, B with the adapter's scale folded in.
+struct LoraDelta {
+  std::string site; ///< the module: base weight name without ".weight"
+  int64_t rank = 0, in = 0, out = 0;
+  std::vector<float> a, b;
+};
+
+/// Reads and checks a PEFT LoRA adapter directory (the rules of
+/// importSafetensors' merge), with every module's scale multiplied by
+/// `scale`. Modules are in name order.
+bool readLoraAdapter(llvm::StringRef dir, double scale, std::vector<LoraDelta> &modules,
+                     std::string &error);
 
 /// ONNX (opsets 13-21; FP16/FP32/INT64 initializers, external data,
 /// Constant nodes). Dynamic dims stay `?` with their names recorded in the
@@ -42,12 +64,18 @@ mlir::OwningOpRef<mlir::ModuleOp> importOnnx(mlir::MLIRContext &ctx,
 /// modules_to_save, embedding adapters, fan_in_fan_out and shapes that do
 /// not match the base are errors naming the tensor or key. `adapterScale`
 /// multiplies every module's scale (`--lora DIR:SCALE`).
+///
+/// `swappable`: adapters kept apart from the weights. Every module one of
+/// them adapts gets a `mu.lora` op after its linear; the module attributes
+/// `mu.lora_sites` (name, in, out per site) and `mu.adapters` (per adapter:
+/// name, source, and A/B per site) carry them to the .mub writer.
 mlir::OwningOpRef<mlir::ModuleOp> importSafetensors(mlir::MLIRContext &ctx,
                                                     llvm::StringRef path,
                                                     llvm::StringRef configPath,
                                                     std::string &error,
                                                     llvm::StringRef adapterDir = "",
-                                                    double adapterScale = 1.0);
+                                                    double adapterScale = 1.0,
+                                                    llvm::ArrayRef<SwappableAdapter> swappable = {});
 
 /// Dispatches on detectModelFormat().
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &ctx,
@@ -55,7 +83,8 @@ mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &ctx,
                                               llvm::StringRef configPath,
                                               std::string &error,
                                               llvm::StringRef adapterDir = "",
-                                              double adapterScale = 1.0);
+                                              double adapterScale = 1.0,
+                                              llvm::ArrayRef<SwappableAdapter> swappable = {});
 
 } // namespace mu
 

@@ -14,6 +14,7 @@
 
 #include "mu/runtime/Generate.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct Example {
   int line = 0;         ///< 1-based line in the file
   std::string input;
   std::string target;   ///< trimmed; empty when the file has no targets
+  /// JSONL "adapter": the swappable adapter this example runs with ("" or
+  /// "none" = the base model); `hasAdapter` false = the caller's default.
+  std::string adapter;
+  bool hasAdapter = false;
 };
 
 struct ReadExamplesOptions {
@@ -62,6 +67,10 @@ struct EvalOptions {
   int maxNew = 64;            ///< generated-token cap per example
   std::vector<int> stop;      ///< stopIds(tok) unless set
   Generator *compare = nullptr; ///< teacher-forced comparison (encoder-decoder)
+  /// Called before each example with its adapter (Example::adapter, or
+  /// `defaultAdapter` when it names none); null = adapters are not switched.
+  std::function<Status(const std::string &adapter)> selectAdapter;
+  std::string defaultAdapter;
 };
 
 struct EvalFailure {
@@ -72,6 +81,7 @@ struct EvalFailure {
 struct EvalResult {
   int64_t examples = 0, exact = 0;
   std::vector<EvalFailure> failures;
+  std::vector<std::string> outputs; ///< every example's output, in order
   /// With `compare`: teacher-forced positions, top-1 agreement between the
   /// two, this model's top-1 == the label, and the summed KL(this || other).
   int64_t positions = 0, agree = 0, targetTop1 = 0;

@@ -79,6 +79,8 @@ struct HostTensor {
   }
 };
 
+class Adapter;
+
 /// A loaded, verified artifact. Immutable; shared by sessions.
 class Model {
 public:
@@ -96,14 +98,64 @@ public:
   /// Value of a config key ("" if absent).
   std::string config(const std::string &key) const;
 
+  /// Hex SHA-256 identifying this artifact (format version 4; "" before).
+  const std::string &artifactId() const { return artifactId_; }
+  /// Linear layers swappable LoRA adapters may adapt (`Lora` instructions).
+  struct LoraSite {
+    std::string name;
+    int64_t in = 0, out = 0;
+  };
+  const std::vector<LoraSite> &loraSites() const { return sites_; }
+  /// Adapters embedded in the artifact, in file order.
+  std::vector<std::string> adapterNames() const;
+  /// The embedded adapter `name`, or null.
+  const Adapter *adapter(const std::string &name) const;
+
 private:
   Model() = default;
   Status verify();
+  Status verifyLora(uint32_t formatVersion);
   const uint8_t *base_ = nullptr;
   size_t size_ = 0;
   uint64_t dataOffset_ = 0;
   const mub::Model *fb_ = nullptr;
   std::string path_;
+  std::string artifactId_;
+  std::vector<LoraSite> sites_;
+  std::vector<std::unique_ptr<Adapter>> adapters_;
+};
+
+/// A swappable LoRA adapter for one base model: embedded in the base
+/// artifact (Model::adapter) or loaded from a .mua file compiled against it.
+/// A session computes `y = W x + B (A x)` at every site it adapts.
+class Adapter {
+public:
+  /// Maps and verifies a .mua file: structure, segments, finite weights,
+  /// and that it was compiled against `base` (its artifact_id and sites).
+  static std::unique_ptr<Adapter> load(const Model &base, const std::string &path,
+                                       Status &status);
+  ~Adapter();
+  const std::string &name() const { return name_; }
+  /// The adapter directory it was compiled from.
+  const std::string &source() const { return source_; }
+  /// Per base LoRA site: A [rank, in], B [out, rank] (scale folded into B);
+  /// rank 0 = the adapter leaves that site alone.
+  struct Site {
+    const float *a = nullptr, *b = nullptr;
+    int64_t rank = 0;
+  };
+  const std::vector<Site> &sites() const { return sites_; }
+  /// The base artifact's artifact_id.
+  const Model &base() const { return base_; }
+
+private:
+  friend class Model;
+  explicit Adapter(const Model &base) : base_(base) {}
+  const Model &base_;
+  std::string name_, source_;
+  std::vector<Site> sites_;
+  const uint8_t *map_ = nullptr; ///< .mua files: the mapping
+  size_t size_ = 0;
 };
 
 /// Kernel families of the optimized kernels, selected at run time (cpuid).
@@ -145,6 +197,16 @@ public:
 
   /// Zeroes persistent state (start a new sequence).
   void resetState();
+
+  /// Selects the swappable adapter later runs use: one embedded in the model
+  /// by name ("" = none). Switch between sequences (the KV cache holds
+  /// values computed with the previous adapter). An unknown name is an error
+  /// that lists the model's adapters, and leaves the selection unchanged.
+  Status setAdapter(const std::string &name);
+  /// Selects `adapter` (null = none); it must belong to this session's model
+  /// and outlive its use.
+  Status setAdapter(const Adapter *adapter);
+  const Adapter *adapter() const;
 
   /// Current extent of `dim` of state buffer `state` (e.g. tokens cached).
   size_t stateLength(int state, int dim) const;
