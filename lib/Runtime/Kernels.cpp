@@ -321,12 +321,9 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
   OpCode op = in.op();
   std::vector<int64_t> ints = intsOf(in);
   auto bad = [&](const std::string &m) { return fail(in, m); };
-  for (size_t i = 0; i < ins.size(); ++i) {
-    bool optional = (op == OpCode::Linear && i == 2) || (op == OpCode::RmsNorm && i == 1) ||
-                    (op == OpCode::LayerNorm && i >= 1) || (op == OpCode::Attention && i >= 3);
-    if (!ins[i] && !optional)
+  for (size_t i = 0; i < ins.size(); ++i)
+    if (!ins[i] && !operandOptional(op, i))
       return bad("missing operand " + std::to_string(i));
-  }
   for (size_t i = 0; i < ins.size(); ++i)
     if (ins[i] && ins[i]->layout != Layout::RowMajor) {
       bool linearWeight = op == OpCode::Linear && i == 1 && ins[0] &&
@@ -499,8 +496,71 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
 // Shapes
 //===----------------------------------------------------------------------===//
 
+bool operandOptional(OpCode op, size_t i) {
+  return (op == OpCode::Linear && i == 2) || (op == OpCode::RmsNorm && i == 1) ||
+         (op == OpCode::LayerNorm && i >= 1) || (op == OpCode::Attention && i >= 3);
+}
+
+namespace {
+/// The least rank each operand's shape function indexes (0: any).
+size_t minRank(OpCode op, size_t i) {
+  switch (op) {
+  case OpCode::Linear: return i == 1 ? 2 : i == 0 ? 1 : 0;
+  case OpCode::MatMul: return 1;
+  case OpCode::Attention: return i == 3 ? 0 : 4;
+  case OpCode::Gather: return i == 0 ? 1 : 0;
+  case OpCode::Glu: case OpCode::Rope: case OpCode::RmsNorm: case OpCode::LayerNorm:
+  case OpCode::Softmax:
+    return i == 0 ? 1 : 0;
+  default: return 0;
+  }
+}
+
+/// a * b when it stays within [0, limit]; false otherwise.
+bool mulBounded(int64_t a, int64_t b, int64_t limit, int64_t &out) {
+  if (a < 0 || b < 0 || (a != 0 && b > limit / a))
+    return false;
+  out = a * b;
+  return true;
+}
+
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+Status inferShapesUnchecked(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                            const std::vector<Shape> &declared, std::vector<Shape> &out);
+} // namespace
+
+/// Guards the shape functions: operands present and of the rank they index,
+/// and results whose every dimension and element count is in range (so the
+/// capacity check that follows cannot overflow).
 Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
                    const std::vector<Shape> &declared, std::vector<Shape> &out) {
+  for (size_t i = 0; i < ins.size(); ++i) {
+    if (!ins[i]) {
+      if (!operandOptional(in.op(), i))
+        return fail(in, "missing operand " + std::to_string(i));
+      continue;
+    }
+    if (ins[i]->shape.size() < minRank(in.op(), i))
+      return fail(in, "operand " + std::to_string(i) + " " + shapeStr(ins[i]->shape) +
+                          " has rank " + std::to_string(ins[i]->shape.size()) + ", needs at least " +
+                          std::to_string(minRank(in.op(), i)));
+  }
+  Status s = inferShapesUnchecked(in, ins, declared, out);
+  if (!s.ok)
+    return s;
+  for (const Shape &o : out) {
+    int64_t n = 1;
+    for (int64_t d : o)
+      if (!mulBounded(n, d, kMaxElements, n))
+        return fail(in, "result shape " + shapeStr(o) + " is negative or too large");
+  }
+  return Status::success();
+}
+
+namespace {
+Status inferShapesUnchecked(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                            const std::vector<Shape> &declared, std::vector<Shape> &out) {
   OpCode op = in.op();
   out.resize(declared.size()); // keeps each shape's capacity across calls
   for (Shape &o : out)
@@ -535,8 +595,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     for (size_t i = 0; i < out[0].size(); ++i) {
       if (out[0][i] < 0)
         dyn = int64_t(i);
-      else
-        known *= out[0][i];
+      else if (!mulBounded(known, out[0][i], kMaxElements, known))
+        return fail(in, "target shape " + shapeStr(declared[0]) + " is too large");
     }
     int64_t n = ins[0]->numel();
     if (dyn >= 0) {
@@ -612,6 +672,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     int64_t axis = normAxis(ints.empty() ? 0 : ints[0], shp(0).size());
     int64_t used = 0, dynIdx = -1;
     for (size_t i = 0; i < declared.size(); ++i) {
+      if (declared[i].size() != shp(0).size())
+        return fail(in, "output " + std::to_string(i) + " differs from the input in rank");
       out[i] = shp(0);
       int64_t d = declared[i][axis];
       if (d < 0)
@@ -622,6 +684,8 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     }
     if (dynIdx >= 0)
       out[dynIdx][axis] = shp(0)[axis] - used;
+    else if (used != shp(0)[axis])
+      return fail(in, "split sizes do not add up to " + std::to_string(shp(0)[axis]));
     return Status::success();
   }
   case OpCode::Gather: {
@@ -634,10 +698,14 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return Status::success();
   }
   case OpCode::Range: {
+    for (int i = 0; i < 3; ++i)
+      if (ins[i]->numel() < 1)
+        return fail(in, "start, limit and delta must be scalars");
     double s = loadD(*ins[0], 0), l = loadD(*ins[1], 0), d = loadD(*ins[2], 0);
-    if (d == 0)
-      return fail(in, "delta is zero");
-    out[0] = {std::max<int64_t>(0, int64_t(std::ceil((l - s) / d)))};
+    double n = std::ceil((l - s) / d);
+    if (d == 0 || !(n < double(kMaxElements)))
+      return fail(in, "delta is zero or the range is too long");
+    out[0] = {n > 0 ? int64_t(n) : 0};
     return Status::success();
   }
   case OpCode::Dim:
@@ -707,6 +775,7 @@ Status inferShapes(const mub::Instr &in, const std::vector<const TensorRef *> &i
     return fail(in, "no shape function");
   }
 }
+} // namespace
 
 //===----------------------------------------------------------------------===//
 // Executors

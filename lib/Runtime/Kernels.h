@@ -60,6 +60,9 @@ struct Arity {
 };
 bool opcodeArity(mub::OpCode op, Arity &arity);
 
+/// Whether input `i` of `op` may be absent (operand index -1).
+bool operandOptional(mub::OpCode op, size_t i);
+
 } // namespace rt
 } // namespace mu
 

@@ -64,36 +64,87 @@ HostTensor HostTensor::make(DType t, std::vector<int64_t> shape) {
 TensorRef HostTensor::ref() { return TensorRef{dtype, shape, storage.data()}; }
 
 std::unique_ptr<Model> Model::load(const std::string &path, Status &status) {
-  std::unique_ptr<Model> m(new Model());
-  m->path_ = path;
+  return load(path, LoadOptions(), status);
+}
+
+namespace {
+uint64_t physicalMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 34;
+}
+std::string mib(uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + " MiB"; }
+/// Maps `path` read-only: a regular file of at least the 64-byte header
+/// (`kind` names the format in errors). Errors do not name the path.
+Status mapFile(const std::string &path, const char *kind, const uint8_t *&map, size_t &size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    status = Status::error(path + ": cannot open: " + std::strerror(errno));
-    return nullptr;
-  }
+  if (fd < 0)
+    return Status::error(std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    status = Status::error(path + ": not a regular file");
-    return nullptr;
+    return Status::error("not a regular file");
   }
-  m->size_ = size_t(st.st_size);
-  if (m->size_ < kMubHeaderSize) {
+  size = size_t(st.st_size);
+  if (size < kMubHeaderSize) {
     ::close(fd);
-    status = Status::error(path + ": " + std::to_string(m->size_) +
-                           " bytes is too short for a .mub file (64-byte header)");
-    return nullptr;
+    return Status::error(std::to_string(size) + " bytes is too short for a " + kind +
+                         " file (64-byte header)");
   }
-  void *p = mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) {
-    status = Status::error(path + ": mmap failed: " + std::strerror(errno));
+  if (p == MAP_FAILED)
+    return Status::error(std::string("mmap failed: ") + std::strerror(errno));
+  map = static_cast<const uint8_t *>(p);
+  return Status::success();
+}
+
+/// The header fields .mub and .mua share: file size, then the FlatBuffer
+/// and data sections within the file, each field named with its byte.
+Status checkSections(const MubHeader &h, size_t size) {
+  if (h.fileSize != size)
+    return Status::error("file is " + std::to_string(size) + " bytes but its header says " +
+                         std::to_string(h.fileSize) + " (truncated or padded?)");
+  auto badField = [&](const char *field, int byte, uint64_t v, const std::string &why) {
+    return Status::error("header " + std::string(field) + " (byte " + std::to_string(byte) +
+                         ") is " + std::to_string(v) + ": " + why);
+  };
+  if (h.flatbufferOffset != kMubHeaderSize)
+    return badField("flatbuffer_offset", 8, h.flatbufferOffset, "must be 64");
+  if (h.flatbufferSize > size - kMubHeaderSize)
+    return badField("flatbuffer_size", 16, h.flatbufferSize, "past the end of the file");
+  if (h.dataOffset % kMubAlignment != 0)
+    return badField("data_offset", 24, h.dataOffset, "not 64-byte aligned");
+  if (h.dataOffset < h.flatbufferOffset + h.flatbufferSize || h.dataOffset > size)
+    return badField("data_offset", 24, h.dataOffset,
+                    "overlaps the FlatBuffer (which ends at byte " +
+                        std::to_string(h.flatbufferOffset + h.flatbufferSize) +
+                        ") or lies past the end of the file");
+  if (h.dataSize > size - h.dataOffset)
+    return badField("data_size", 32, h.dataSize, "past the end of the file");
+  return Status::success();
+}
+} // namespace
+
+std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &options,
+                                   Status &status) {
+  std::unique_ptr<Model> m(new Model());
+  m->path_ = path;
+  if (Status ms = mapFile(path, ".mub", m->base_, m->size_); !ms.ok) {
+    status = Status::error(path + ": " + ms.message);
     return nullptr;
   }
-  m->base_ = static_cast<const uint8_t *>(p);
   status = m->verify();
   if (!status.ok) {
     status.message = path + ": " + status.message;
+    return nullptr;
+  }
+  uint64_t cap = options.maxRuntimeBytes ? options.maxRuntimeBytes : physicalMemory();
+  if (m->declaredBytes_ > cap) {
+    status = Status::error(path + ": the artifact declares " + mib(m->declaredBytes_) +
+                           " of runtime memory (arenas + state), more than the " + mib(cap) +
+                           (options.maxRuntimeBytes ? " allowed (--max-memory)"
+                                                    : " of physical memory") +
+                           "; recompile with a smaller --max-seq / --max-ctx");
     return nullptr;
   }
   return m;
@@ -237,25 +288,9 @@ std::unique_ptr<Adapter> Adapter::load(const Model &base, const std::string &pat
     status = Status::error(path + ": " + msg);
     return nullptr;
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fail(std::string("cannot open: ") + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail("not a regular file");
-  }
   std::unique_ptr<Adapter> a(new Adapter(base));
-  a->size_ = size_t(st.st_size);
-  if (a->size_ < kMubHeaderSize) {
-    ::close(fd);
-    return fail(std::to_string(a->size_) + " bytes is too short for a .mua file (64-byte header)");
-  }
-  void *p = mmap(nullptr, a->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED)
-    return fail(std::string("mmap failed: ") + std::strerror(errno));
-  a->map_ = static_cast<const uint8_t *>(p);
+  if (Status ms = mapFile(path, ".mua", a->map_, a->size_); !ms.ok)
+    return fail(ms.message);
   MubHeader h;
   std::memcpy(&h, a->map_, sizeof(h));
   if (std::memcmp(h.magic, "MUA\0", 4) != 0)
@@ -264,13 +299,8 @@ std::unique_ptr<Adapter> Adapter::load(const Model &base, const std::string &pat
     return fail("adapter format version " + std::to_string(h.formatVersion) +
                 " is not supported; this runtime reads version " +
                 std::to_string(kMuaFormatVersion));
-  if (h.fileSize != a->size_)
-    return fail("file is " + std::to_string(a->size_) + " bytes but its header says " +
-                std::to_string(h.fileSize) + " (truncated or padded?)");
-  if (h.flatbufferOffset != kMubHeaderSize || h.flatbufferSize > a->size_ - kMubHeaderSize ||
-      h.dataOffset % kMubAlignment != 0 || h.dataOffset < h.flatbufferOffset + h.flatbufferSize ||
-      h.dataOffset > a->size_ || h.dataSize > a->size_ - h.dataOffset)
-    return fail("header offsets out of range (byte 8-48)");
+  if (Status hs = checkSections(h, a->size_); !hs.ok)
+    return fail(hs.message);
   const uint8_t *fbp = a->map_ + h.flatbufferOffset;
   flatbuffers::Verifier verifier(fbp, h.flatbufferSize);
   if (!mub::AdapterFileBufferHasIdentifier(fbp) || !mub::VerifyAdapterFileBuffer(verifier))
@@ -345,6 +375,14 @@ std::string Model::config(const std::string &key) const {
 }
 
 namespace {
+/// FlatBuffers' verifier checks a vector's length prefix for 4-byte
+/// alignment only; 64-bit elements must be 8-byte aligned to be read.
+template <typename V> bool aligned8(const V *v) {
+  return !v || v->size() == 0 || (reinterpret_cast<uintptr_t>(v->data()) & 7) == 0;
+}
+
+uint64_t addSaturated(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
 std::string tensorDesc(const mub::Program *p, int i) {
   const mub::Tensor *t = p->tensors()->Get(i);
   return "program '" + p->name()->str() + "' tensor #" + std::to_string(i) + " '" +
@@ -362,13 +400,8 @@ Status Model::verify() {
                          " is not supported; this runtime reads versions " +
                          std::to_string(kMubMinFormatVersion) + " to " +
                          std::to_string(kMubFormatVersion) + " (recompile the model)");
-  if (h.fileSize != size_)
-    return Status::error("file is " + std::to_string(size_) + " bytes but its header says " +
-                         std::to_string(h.fileSize) + " (truncated or padded?)");
-  if (h.flatbufferOffset != kMubHeaderSize || h.flatbufferSize > size_ - kMubHeaderSize ||
-      h.dataOffset % kMubAlignment != 0 || h.dataOffset < h.flatbufferOffset + h.flatbufferSize ||
-      h.dataOffset > size_ || h.dataSize > size_ - h.dataOffset)
-    return Status::error("header offsets out of range (byte 8-48)");
+  if (Status hs = checkSections(h, size_); !hs.ok)
+    return hs;
   dataOffset_ = h.dataOffset;
   const uint8_t *fbp = base_ + h.flatbufferOffset;
   flatbuffers::Verifier verifier(fbp, h.flatbufferSize);
@@ -405,6 +438,8 @@ Status Model::verify() {
   uint32_t nstate = fb_->states() ? fb_->states()->size() : 0;
   for (uint32_t k = 0; k < nstate; ++k) {
     const mub::StateBuffer *sb = fb_->states()->Get(k);
+    if (!aligned8(sb->max_shape()))
+      return Status::error("state buffer " + std::to_string(k) + ": misaligned max_shape");
     int d = int(sb->dtype());
     uint64_t n = 1;
     bool ok = sb->name() && sb->max_shape() && d >= 0 && d <= int(mub::DType::U16);
@@ -418,12 +453,18 @@ Status Model::verify() {
       return Status::error("state buffer " + std::to_string(k) +
                            ": size does not match its dtype and max_shape");
   }
+  declaredBytes_ = 0;
+  for (uint32_t k = 0; k < nstate; ++k)
+    declaredBytes_ = addSaturated(declaredBytes_, fb_->states()->Get(k)->size());
   for (const mub::Program *p : *fb_->programs()) {
     if (!p->name() || !p->tensors() || !p->instrs())
       return Status::error("a program lacks a name, tensors or instructions");
     int nt = int(p->tensors()->size());
     for (int i = 0; i < nt; ++i) {
       const mub::Tensor *t = p->tensors()->Get(i);
+      if (!aligned8(t->shape()) || !aligned8(t->max_shape()) ||
+          (t->quant() && !aligned8(t->quant()->zero_point())))
+        return Status::error(tensorDesc(p, i) + ": misaligned 64-bit vector");
       if (int(t->dtype()) < 0 || int(t->dtype()) > int(mub::DType::U16))
         return Status::error(tensorDesc(p, i) + ": unknown dtype");
       if (!t->shape() || !t->max_shape() || t->shape()->size() != t->max_shape()->size())
@@ -466,11 +507,31 @@ Status Model::verify() {
                        int64_t(ns) == t->shape()->Get(0) * (t->shape()->Get(1) / bs);
         bool zpOk = !q->zero_point() || q->zero_point()->size() == 0 || q->zero_point()->size() == ns;
         DType dt = DType(t->dtype());
+        // Zero points lie in the stored type's range (the kernels' exactness
+        // bounds assume |x - zero| fits the type's span).
+        int64_t zlo = dt == DType::I8 ? -128 : dt == DType::I16 ? -32768 : dt == DType::I32 ? INT32_MIN : 0;
+        int64_t zhi = dt == DType::I8 ? 127 : dt == DType::U8 ? 255 : dt == DType::I16 ? 32767
+                      : dt == DType::U16 ? 65535 : INT32_MAX;
+        for (uint32_t z = 0; zpOk && q->zero_point() && z < q->zero_point()->size(); ++z)
+          zpOk = q->zero_point()->Get(z) >= zlo && q->zero_point()->Get(z) <= zhi;
+        for (uint32_t z = 0; zpOk && z < ns; ++z) {
+          float sc = q->scale()->Get(z);
+          zpOk = std::isfinite(sc) && sc > 0 && sc < 1e30f && sc > 1e-30f;
+        }
         if ((!perTensor && !perAxis && !blocked) || !zpOk || bs < 0 ||
             !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::U16 ||
               dt == DType::I32))
           return Status::error(tensorDesc(p, i) + ": inconsistent quantization parameters");
       }
+      // Kernels access elements in place: every slot is aligned to its dtype.
+      uint64_t align = dtypeSize(DType(t->dtype()));
+      uint64_t at = t->offset();
+      if (t->storage() == mub::Storage::Constant && t->segment() < nseg)
+        at += fb_->segments()->Get(t->segment())->offset();
+      if ((t->storage() == mub::Storage::Arena || t->storage() == mub::Storage::Output ||
+           t->storage() == mub::Storage::Constant) && at % align != 0)
+        return Status::error(tensorDesc(p, i) + ": offset " + std::to_string(t->offset()) +
+                             " is not aligned to its " + std::to_string(align) + "-byte elements");
       switch (t->storage()) {
       case mub::Storage::Arena:
       case mub::Storage::Output:
@@ -509,6 +570,7 @@ Status Model::verify() {
       if (t->storage() == mub::Storage::Arena || t->storage() == mub::Storage::Output)
         arenaEnd = std::max<uint64_t>(arenaEnd, t->offset() + t->size());
     }
+    declaredBytes_ = addSaturated(declaredBytes_, p->arena_size());
     if (p->arena_size() > alignTo(arenaEnd, kMubAlignment))
       return Status::error("program '" + p->name()->str() + "': arena_size " +
                            std::to_string(p->arena_size()) + " exceeds its tensors' extent " +
@@ -529,6 +591,9 @@ Status Model::verify() {
     for (uint32_t k = 0; k < p->instrs()->size(); ++k) {
       const mub::Instr *in = p->instrs()->Get(k);
       Arity a;
+      if (!aligned8(in->ints()))
+        return Status::error("program '" + p->name()->str() + "' instruction " + std::to_string(k) +
+                             ": misaligned ints");
       if (!opcodeArity(in->op(), a))
         return Status::error("program '" + p->name()->str() + "' instruction " + std::to_string(k) +
                              ": unknown opcode " + std::to_string(int(in->op())));
@@ -541,6 +606,11 @@ Status Model::verify() {
       if (s.ok) s = checkList(in->outputs(), "an instruction output", false);
       if (!s.ok)
         return s;
+      for (int j = 0; j < ni; ++j)
+        if (in->inputs()->Get(j) < 0 && !operandOptional(in->op(), size_t(j)))
+          return Status::error("program '" + p->name()->str() + "' instruction " +
+                               std::to_string(k) + " (" + mub::EnumNameOpCode(in->op()) +
+                               "): input " + std::to_string(j) + " is required but absent");
     }
   }
   if (Status ls = verifyLora(h.formatVersion); !ls.ok)

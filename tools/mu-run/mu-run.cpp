@@ -90,6 +90,8 @@ void printInfo(const Model &m) {
       std::printf("state %s: %s %s, %llu bytes\n", s->name()->c_str(),
                   mu::mub::EnumNameDType(s->dtype()), shapeStr(s->max_shape()).c_str(),
                   (unsigned long long)s->size());
+  std::printf("runtime memory declared: %llu bytes (arenas + state)\n",
+              (unsigned long long)m.declaredRuntimeBytes());
   for (const auto *p : *fb.programs()) {
     unsigned onCpu = 0;
     for (const auto *in : *p->instrs())
@@ -207,6 +209,10 @@ int main(int argc, char **argv) {
   app.add_option("--kernels", kernelsName,
                  "kernel family: auto (best this CPU has), portable, avx2, avx512-vnni, neon-dotprod "
                  "(default auto; env MU_KERNELS sets the same)");
+  uint64_t maxMemoryMb = 0;
+  app.add_option("--max-memory", maxMemoryMb,
+                 "refuse artifacts that declare more runtime memory than this many MiB "
+                 "(arenas + KV cache; default: physical memory)");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
   app.add_option("--verify-cache", verifySteps,
                  "greedy-decode N steps with the KV cache and compare every step's logits "
@@ -256,7 +262,9 @@ int main(int argc, char **argv) {
     return fail("no model given (see --help)");
 
   Status st;
-  std::unique_ptr<Model> model = Model::load(path, st);
+  LoadOptions loadOptions;
+  loadOptions.maxRuntimeBytes = maxMemoryMb << 20;
+  std::unique_ptr<Model> model = Model::load(path, loadOptions, st);
   if (!model)
     return fail(st.message);
   if (info) {
@@ -351,7 +359,7 @@ int main(int argc, char **argv) {
       if (!seq2seq)
         return fail("--eval --compare compares encoder-decoder artifacts (decoder-only: --perplexity "
                     "--compare)");
-      other = Model::load(comparePath, st);
+      other = Model::load(comparePath, loadOptions, st);
       if (!other)
         return fail(st.message);
       otherSession = std::make_unique<Session>(*other, sessionOptions);
@@ -494,7 +502,7 @@ int main(int argc, char **argv) {
     std::unique_ptr<Session> otherSession;
     std::unique_ptr<Generator> otherGen;
     if (!comparePath.empty()) {
-      other = Model::load(comparePath, st);
+      other = Model::load(comparePath, loadOptions, st);
       if (!other)
         return fail(st.message);
       otherSession = std::make_unique<Session>(*other, sessionOptions);
@@ -581,7 +589,7 @@ int main(int argc, char **argv) {
   if (ids.empty())
     return fail("the prompt is empty and the tokenizer adds no BOS");
   if (!comparePath.empty()) {
-    std::unique_ptr<Model> other = Model::load(comparePath, st);
+    std::unique_ptr<Model> other = Model::load(comparePath, loadOptions, st);
     if (!other)
       return fail(st.message);
     Session otherSession(*other, sessionOptions);

@@ -81,12 +81,22 @@ struct HostTensor {
 
 class Adapter;
 
+/// Limits the loader enforces before a session allocates anything.
+struct LoadOptions {
+  /// Largest runtime memory an artifact may declare: every program's arena
+  /// plus the persistent state (KV cache). 0 = the machine's physical memory.
+  uint64_t maxRuntimeBytes = 0;
+};
+
 /// A loaded, verified artifact. Immutable; shared by sessions.
 class Model {
 public:
   /// Maps and verifies `path`: header, FlatBuffer, then semantics (versions,
-  /// offsets and sizes in range, shapes consistent, instruction operands).
+  /// offsets and sizes in range, shapes consistent, instruction operands),
+  /// then the memory the artifact declares against `options`.
   static std::unique_ptr<Model> load(const std::string &path, Status &status);
+  static std::unique_ptr<Model> load(const std::string &path, const LoadOptions &options,
+                                     Status &status);
   ~Model();
 
   const mub::Model &fb() const { return *fb_; }
@@ -95,6 +105,9 @@ public:
   const uint8_t *segmentData(uint32_t segment) const;
   size_t fileSize() const { return size_; }
   const std::string &path() const { return path_; }
+  /// Bytes a session allocates for this artifact: all program arenas plus
+  /// all state buffers (the cap of LoadOptions applies to this).
+  uint64_t declaredRuntimeBytes() const { return declaredBytes_; }
   /// Value of a config key ("" if absent).
   std::string config(const std::string &key) const;
 
@@ -118,6 +131,7 @@ private:
   const uint8_t *base_ = nullptr;
   size_t size_ = 0;
   uint64_t dataOffset_ = 0;
+  uint64_t declaredBytes_ = 0;
   const mub::Model *fb_ = nullptr;
   std::string path_;
   std::string artifactId_;

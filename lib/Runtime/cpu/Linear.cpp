@@ -347,17 +347,18 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
   const uint8_t *pw = static_cast<const uint8_t *>(w.data);
   if (plan.realScale.empty() && plan.mult.empty()) {
     auto wScale = [&](int64_t c) { return double(w.quant->scales[w.quant->count == 1 ? 0 : c]); };
-    int64_t maxBias = 0;
+    int64_t maxBase = 0;
     plan.base.assign(size_t(N), 0);
     for (int64_t c = 0; c < N; ++c) {
       int64_t b = bias ? loadInt(*bias, c) : 0;
-      maxBias = std::max<int64_t>(maxBias, std::llabs(b));
       plan.base[size_t(c)] = b - int64_t(xz) * packedI8RowSum(pw, N, K, c);
+      maxBase = std::max<int64_t>(maxBase, std::llabs(plan.base[size_t(c)]));
     }
-    int64_t xRange = i8 ? 255 : 65535;
-    // |acc| <= |bias| + K * |x - xz| * 127, and the zero-point correction is
-    // part of it: below 2^31 the 64-bit requantization is exact.
-    plan.narrowAcc = double(maxBias) + double(K) * double(xRange) * 127.0 < 2147483647.0;
+    // acc + base with |acc| <= K * 2^(b-1) * 128 (the kernels' raw products)
+    // and base as computed (bias and the zero-point correction, from the
+    // stored row sums): below 2^31 the 64-bit requantization is exact.
+    double xMax = i8 ? 128.0 : 32768.0;
+    plan.narrowAcc = double(maxBase) + double(K) * xMax * 128.0 < 2147483647.0;
     if (intOut) {
       plan.mult.resize(size_t(N));
       plan.yZero.resize(size_t(N));
