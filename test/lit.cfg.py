@@ -23,6 +23,7 @@ config.substitutions.append(("%python", config.python3))
 config.substitutions.append(("%gen", config.python3 + " " +
     os.path.join(config.mu_src_root, "tools", "mu-gen-checkpoint.py")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("%schema", os.path.join(config.mu_src_root, "include", "mu", "Artifact", "mub.fbs")))
 config.substitutions.append(("%targets", os.path.join(config.mu_src_root, "targets")))
 
 # Tests that read the real checkpoints in ../shared are skipped when it is absent.

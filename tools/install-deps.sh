@@ -12,5 +12,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libprotobuf-dev protobuf-compiler libonnx-dev \
   libflatbuffers-dev flatbuffers-compiler libeigen3-dev libcli11-dev nlohmann-json3-dev \
   libgtest-dev libonnx-testdata python3 python3-numpy python3-onnx time \
-  g++-aarch64-linux-gnu qemu-user file >/dev/null
+  g++-aarch64-linux-gnu qemu-user file \
+  clang-22 libfuzzer-22-dev libclang-rt-22-dev >/dev/null
 echo "dependencies installed"

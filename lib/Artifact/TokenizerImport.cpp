@@ -80,8 +80,13 @@ bool importTokenizerJson(StringRef path, TokenizerData &t, std::string &error) {
       maxId = std::max(maxId, *id);
     }
   t.vocab.assign(size_t(maxId + 1), "");
-  for (const auto &kv : ids)
-    t.vocab[kv.second] = kv.first().str();
+  for (const auto &kv : ids) {
+    std::string &slot = t.vocab[kv.second];
+    if (!slot.empty() && slot != kv.first())
+      return fail("tokens '" + slot + "' and '" + kv.first() + "' both have id " +
+                  Twine(kv.second));
+    slot = kv.first().str();
+  }
   t.specials = added;
 
   int skipped = 0;
@@ -102,7 +107,10 @@ bool importTokenizerJson(StringRef path, TokenizerData &t, std::string &error) {
         return fail("a merge is neither a string nor a pair of strings");
       }
       auto ia = ids.find(a), ib = ids.find(b), im = ids.find(a + b);
-      if (ia == ids.end() || ib == ids.end() || im == ids.end()) {
+      if (ia == ids.end() || ib == ids.end())
+        return fail("merge '" + a + " " + b + "' names '" + (ia == ids.end() ? a : b) +
+                    "', which is not in the vocabulary");
+      if (im == ids.end()) {
         ++skipped; // HF ignores merges whose result is not in the vocab
         continue;
       }

@@ -5,6 +5,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <cmath>
+
 using namespace llvm;
 
 namespace mu {
@@ -167,6 +169,28 @@ bool parseModelConfig(StringRef path, ModelConfig &c, std::string &error) {
       c.numKvHeads <= 0 || c.headDim <= 0 || c.intermediate <= 0 ||
       (encdec && c.numEncoderLayers <= 0))
     return bad("sizes must be positive");
+  // Bounds far above any small LM, so a damaged config fails here rather
+  // than in a size computation (an importer would otherwise allocate
+  // tables of head_dim x max_position_embeddings and weights to match).
+  struct Bound {
+    const char *key;
+    int64_t value, max;
+  };
+  for (const Bound &b : {Bound{"vocab_size", c.vocabSize, int64_t(1) << 24},
+                         Bound{"hidden_size", c.hidden, int64_t(1) << 18},
+                         Bound{"intermediate_size", c.intermediate, int64_t(1) << 20},
+                         Bound{"num_hidden_layers", c.numLayers, 4096},
+                         Bound{"num_encoder_layers", c.numEncoderLayers, 4096},
+                         Bound{"num_attention_heads", c.numHeads, 4096},
+                         Bound{"num_key_value_heads", c.numKvHeads, 4096},
+                         Bound{"head_dim", c.headDim, 4096},
+                         Bound{"max_position_embeddings", c.maxPositions, int64_t(1) << 24}})
+    if (b.value > b.max)
+      return bad(formatv("\"{0}\" is {1}, above the largest this importer accepts ({2})",
+                         b.key, b.value, b.max));
+  if (!std::isfinite(c.ropeTheta) || c.ropeTheta <= 0 || !std::isfinite(c.normEps) ||
+      c.normEps < 0)
+    return bad("rope_theta must be positive and the norm epsilon non-negative (both finite)");
   if (c.numHeads % c.numKvHeads != 0)
     return bad(formatv("num_attention_heads ({0}) must be a multiple of "
                        "num_key_value_heads ({1})", c.numHeads, c.numKvHeads));

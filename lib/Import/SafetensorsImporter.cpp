@@ -110,6 +110,9 @@ bool parseSafetensors(StringRef path, Safetensors &st, std::string &error) {
       if (!v || *v < 0)
         return fail("tensor '" + name + "': bad shape entry");
       info.shape.push_back(*v);
+      // Element counts and byte sizes stay below 2^62 (no overflow below).
+      if (*v != 0 && n > (int64_t(1) << 62) / esz / *v)
+        return fail("tensor '" + name + "': shape has more elements than any file can hold");
       n *= *v;
     }
     auto b0 = (*offs)[0].getAsUINT64(), e0 = (*offs)[1].getAsUINT64();
@@ -129,7 +132,53 @@ bool parseSafetensors(StringRef path, Safetensors &st, std::string &error) {
     info.end = dataStart + *e0;
     st.tensors[name] = std::move(info);
   }
+  // Tensors do not overlap (the format lays them out back to back).
+  std::vector<std::pair<const TensorInfo *, StringRef>> byBegin;
+  for (const auto &kv : st.tensors)
+    byBegin.push_back({&kv.second, kv.getKey()});
+  llvm::sort(byBegin, [](const auto &a, const auto &b) {
+    return a.first->begin != b.first->begin ? a.first->begin < b.first->begin
+                                            : a.first->end < b.first->end;
+  });
+  for (size_t i = 1; i < byBegin.size(); ++i)
+    if (byBegin[i].first->begin < byBegin[i - 1].first->end &&
+        byBegin[i].first->end > byBegin[i].first->begin)
+      return fail("tensors '" + byBegin[i - 1].second + "' and '" + byBegin[i].second +
+                  "' overlap (data_offsets [" + Twine(byBegin[i - 1].first->begin - dataStart) +
+                  ", " + Twine(byBegin[i - 1].first->end - dataStart) + "] and [" +
+                  Twine(byBegin[i].first->begin - dataStart) + ", " +
+                  Twine(byBegin[i].first->end - dataStart) + "])");
   return true;
+}
+
+/// Index of the first NaN or infinity among `len` bytes of float `dtype`
+/// data, or -1.
+int64_t firstNonFinite(const char *data, size_t len, StringRef dtype) {
+  if (dtype == "F32" || dtype == "F64") {
+    size_t esz = dtype == "F32" ? 4 : 8;
+    for (size_t i = 0; i + esz <= len; i += esz) {
+      double v;
+      if (esz == 4) {
+        float f;
+        std::memcpy(&f, data + i, 4);
+        v = f;
+      } else {
+        std::memcpy(&v, data + i, 8);
+      }
+      if (!std::isfinite(v))
+        return int64_t(i / esz);
+    }
+    return -1;
+  }
+  // F16 (exponent bits 0x7c00) and BF16 (0x7f80): all-ones exponent.
+  uint16_t mask = dtype == "F16" ? 0x7c00 : 0x7f80;
+  for (size_t i = 0; i + 2 <= len; i += 2) {
+    uint16_t h;
+    std::memcpy(&h, data + i, 2);
+    if ((h & mask) == mask)
+      return int64_t(i / 2);
+  }
+  return -1;
 }
 
 /// One LoRA module of a PEFT adapter: delta = scale * B [out, r] x A [r, in].
@@ -412,6 +461,12 @@ Value GraphBuilder::raw(StringRef name, ArrayRef<int64_t> shape) {
         funcCache[key] = v;
         return v;
       }
+    }
+    if (int64_t bad = firstNonFinite(data, len, info.dtype); bad >= 0) {
+      ok = fail(llvm::formatv("tensor '{0}' element {1} (byte {2} of the file) is NaN or "
+                              "infinite", name, bad, info.begin + uint64_t(bad) *
+                              uint64_t(dtypeSize(info.dtype))).str());
+      return {};
     }
     size_t align = 64;
     while (align > 1 && reinterpret_cast<uintptr_t>(data) % align)

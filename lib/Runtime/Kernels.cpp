@@ -98,8 +98,22 @@ int64_t loadI(const TensorRef &t, int64_t i) {
   return int64_t(loadD(t, i));
 }
 
+/// v truncated toward zero (a C cast) into [lo, hi]; NaN -> 0. Values in
+/// range convert as a cast; the rest saturate instead of being undefined.
+template <typename T> T toInt(double v) {
+  if (!(v == v))
+    return T(0);
+  constexpr double lo = double(std::numeric_limits<T>::min());
+  constexpr double hi = double(std::numeric_limits<T>::max());
+  if (v <= lo)
+    return std::numeric_limits<T>::min();
+  if (v >= hi)
+    return std::numeric_limits<T>::max();
+  return T(v);
+}
+
 /// Stores v into element i (float rounding: nearest-even; ints: truncation
-/// toward zero, as a C cast; bool: v != 0).
+/// toward zero, as a C cast, saturating; bool: v != 0).
 void storeD(TensorRef &t, int64_t i, double v) {
   void *p = t.data;
   switch (t.dtype) {
@@ -113,12 +127,12 @@ void storeD(TensorRef &t, int64_t i, double v) {
     static_cast<uint16_t *>(p)[i] = uint16_t(b >> 16);
     break;
   }
-  case DType::I64: static_cast<int64_t *>(p)[i] = int64_t(v); break;
-  case DType::I32: static_cast<int32_t *>(p)[i] = int32_t(v); break;
-  case DType::I16: static_cast<int16_t *>(p)[i] = int16_t(v); break;
-  case DType::I8: static_cast<int8_t *>(p)[i] = int8_t(v); break;
-  case DType::U8: static_cast<uint8_t *>(p)[i] = uint8_t(v); break;
-  case DType::U16: static_cast<uint16_t *>(p)[i] = uint16_t(v); break;
+  case DType::I64: static_cast<int64_t *>(p)[i] = toInt<int64_t>(v); break;
+  case DType::I32: static_cast<int32_t *>(p)[i] = toInt<int32_t>(v); break;
+  case DType::I16: static_cast<int16_t *>(p)[i] = toInt<int16_t>(v); break;
+  case DType::I8: static_cast<int8_t *>(p)[i] = toInt<int8_t>(v); break;
+  case DType::U8: static_cast<uint8_t *>(p)[i] = toInt<uint8_t>(v); break;
+  case DType::U16: static_cast<uint16_t *>(p)[i] = toInt<uint16_t>(v); break;
   case DType::Bool: static_cast<uint8_t *>(p)[i] = v != 0.0; break;
   }
 }

@@ -446,8 +446,8 @@ Status Model::verify() {
     for (uint32_t j = 0; ok && sb->max_shape() && j < sb->max_shape()->size(); ++j) {
       int64_t v = sb->max_shape()->Get(j);
       ok = v >= 0 && v < (int64_t(1) << 32);
+      ok = ok && (v == 0 || n <= (uint64_t(1) << 40) / uint64_t(v));
       n *= uint64_t(ok ? v : 1);
-      ok = ok && n < (uint64_t(1) << 40);
     }
     if (!ok || sb->size() != n * dtypeSize(DType(sb->dtype())))
       return Status::error("state buffer " + std::to_string(k) +
@@ -474,9 +474,9 @@ Status Model::verify() {
         int64_t s = t->shape()->Get(d), ms = t->max_shape()->Get(d);
         if (ms < 0 || (s >= 0 && s != ms) || s < -1 || ms > (int64_t(1) << 40))
           return Status::error(tensorDesc(p, i) + ": inconsistent shape/max_shape");
+        if (ms != 0 && n > (uint64_t(1) << 40) / uint64_t(ms))
+          return Status::error(tensorDesc(p, i) + ": more than 2^40 elements");
         n *= uint64_t(ms);
-        if (n > (uint64_t(1) << 40))
-          return Status::error(tensorDesc(p, i) + ": too large");
       }
       uint64_t need = n * dtypeSize(DType(t->dtype()));
       if (t->layout() != mub::Layout::RowMajor) {
@@ -518,10 +518,19 @@ Status Model::verify() {
           float sc = q->scale()->Get(z);
           zpOk = std::isfinite(sc) && sc > 0 && sc < 1e30f && sc > 1e-30f;
         }
-        if ((!perTensor && !perAxis && !blocked) || !zpOk || bs < 0 ||
-            !(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::U16 ||
+        if (!(dt == DType::I8 || dt == DType::U8 || dt == DType::I16 || dt == DType::U16 ||
               dt == DType::I32))
-          return Status::error(tensorDesc(p, i) + ": inconsistent quantization parameters");
+          return Status::error(tensorDesc(p, i) + ": quantization parameters on a " +
+                               dtypeName(dt) + " tensor");
+        if ((!perTensor && !perAxis && !blocked) || bs < 0 ||
+            (q->zero_point() && q->zero_point()->size() && q->zero_point()->size() != ns))
+          return Status::error(tensorDesc(p, i) + ": " + std::to_string(ns) +
+                               " scales do not fit axis " + std::to_string(q->axis()) +
+                               ", block size " + std::to_string(bs) + " (or zero point count " +
+                               std::to_string(q->zero_point() ? q->zero_point()->size() : 0) + ")");
+        if (!zpOk)
+          return Status::error(tensorDesc(p, i) + ": a scale is not a finite positive number or a "
+                               "zero point is outside the " + dtypeName(dt) + " range");
       }
       // Kernels access elements in place: every slot is aligned to its dtype.
       uint64_t align = dtypeSize(DType(t->dtype()));

@@ -12,6 +12,7 @@
 #include "mu/runtime/Runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -47,9 +48,17 @@ struct Session::Impl {
   double runMs = 0;                                   ///< whole run() calls
 };
 
+namespace {
+std::atomic<int> gDefaultThreads{0};
+} // namespace
+
+void setDefaultThreads(int n) { gDefaultThreads = n > 0 ? n : 0; }
+
 Session::Session(const Model &model, const SessionOptions &options)
     : model_(model), impl_(new Impl()) {
-  int threads = options.threads > 0 ? options.threads : physicalCores();
+  int threads = options.threads > 0     ? options.threads
+                : gDefaultThreads > 0 ? gDefaultThreads.load()
+                                      : physicalCores();
   if (threads > 1) {
     impl_->pool.reset(new ThreadPool(threads));
     impl_->scratch.pool = impl_->pool.get();

@@ -17,11 +17,11 @@ m() { # NAME KIND SEED_FILE [mutate.py options] -- command
   local name="$1"; shift
   "$py" "$here/mutate.py" --out "$out/$name" --count "$n" --seed "$seed" --timeout 60 "$@" || fails=$((fails + 1))
 }
-gen="--prompt-ids 1 2 3 -n 4 --greedy"
+gen=(--prompt-ids "1 2 3" -n 4 --greedy)
 for a in float w8a8 w8a16 seq2seq adapter; do
-  m "mub-$a" --kind mub --seed-file "$corp/mub/$a.mub" -- "$run" {} $gen
+  m "mub-$a" --kind mub --seed-file "$corp/mub/$a.mub" -- "$run" {} "${gen[@]}"
 done
-m mua --kind mua --seed-file "$corp/mua/t.mua" -- "$run" "$corp/base.mub" --adapter {} $gen
+m mua --kind mua --seed-file "$corp/mua/t.mua" -- "$run" "$corp/base.mub" --adapter {} "${gen[@]}"
 m onnx --kind onnx --seed-file "$w/m/model.onnx" -- "$compile" {} -o {out}
 m safetensors --kind safetensors --seed-file "$w/m/model.safetensors" --with "$w/m/config.json" \
   -- "$compile" {} -o {out}
@@ -40,10 +40,10 @@ m target-file --kind text --seed-file "$corp/target/hexagon-htp.json" \
      --calib-seqs 2 --calib-len 16 -o {out}
 m calib-ids --kind text --seed-file "$w/calib.ids" \
   -- "$compile" "$w/m/model.safetensors" --quant=w8a8 --calib {} --calib-seqs 2 --calib-len 16 -o {out}
-m examples --kind text --seed-file "$corp/examples/jsonl" --name data.jsonl \
-  -- "$run" "$corp/seq2seq.mub" --eval {}
 m qdq-onnx --kind onnx --seed-file "$corp/qdq-check/decode.onnx" -- "$check" {}
 if [ -d "$w/s260k" ]; then
+  printf '{"prompt": "Once upon a time", "completion": "there was"}\n{"prompt": "The dog", "completion": "ran"}\n' > "$w/examples.jsonl"
+  m examples --kind text --seed-file "$w/examples.jsonl" -- "$run" "$corp/tok.mub" --eval {} -n 4
   m tokenizer-json --kind text --seed-file "$w/s260k/tokenizer.json" \
     --with "$w/s260k/model.safetensors" --with "$w/s260k/config.json" \
     --with "$w/s260k/tokenizer_config.json" -- "$compile" {dir}/model.safetensors -o {out}

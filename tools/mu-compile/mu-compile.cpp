@@ -11,6 +11,7 @@
 #include "mu/Import/Import.h"
 #include "mu/Quant/Ptq.h"
 #include "mu/Version.h"
+#include "mu/runtime/Runtime.h"
 #include "passes/CostModel.h"
 #include "passes/Passes.h"
 
@@ -96,6 +97,12 @@ static cl::opt<bool> elideWeights("elide-weights",
     cl::desc("Print weight blobs as placeholders (readable, not re-parsable)"),
     cl::cat(category));
 
+static cl::opt<int> compileThreads(
+    "calib-threads",
+    cl::desc("Threads for the executor runs inside the compiler (calibration, GPTQ, the "
+             "accuracy report; default: one per physical core). The output does not depend "
+             "on it"),
+    cl::init(0));
 static cl::opt<int> maxSeq("max-seq",
     cl::desc("Largest sequence the artifact accepts per call (plans the arena; default 512)"),
     cl::init(512), cl::cat(category));
@@ -617,6 +624,11 @@ int main(int argc, char **argv) {
   });
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, overview);
+  if (compileThreads < 0) {
+    llvm::errs() << "mu-compile: error: --calib-threads must be positive\n";
+    return 1;
+  }
+  mu::rt::setDefaultThreads(compileThreads);
   if (listTargets)
     return printTargets();
   std::vector<mu::SwappableAdapter> swappable;
@@ -777,6 +789,17 @@ int main(int argc, char **argv) {
       llvm::errs() << "mu-compile: error: " << error << "\n";
       return 1;
     }
+    for (const auto &[key, value] : opts.config)
+      if (key == "vocab_size" && !tokPath.empty()) {
+        long long n = std::atoll(value.c_str());
+        if (n > 0 && opts.tokenizer.vocab.size() > size_t(n)) {
+          llvm::errs() << "mu-compile: error: " << tokPath << ": token id "
+                       << opts.tokenizer.vocab.size() - 1 << " ('"
+                       << opts.tokenizer.vocab.back() << "') is outside the model's vocabulary of "
+                       << n << " (config vocab_size)\n";
+          return 1;
+        }
+      }
     qdqBos = opts.tokenizer.bosId;
     qdqEos = opts.tokenizer.eosIds;
     if (weightBlock < 0 || (weightBlock > 0 && quantScheme == QuantScheme::None)) {

@@ -191,9 +191,15 @@ int physicalCores();
 Status checkKernels(Isa isa, int threads, int &cases);
 
 /// How a session executes.
+/// Threads a session with `threads = 0` uses: `n` (> 0), or 0 to go back
+/// to one per physical core. For embedders (mu-compile --threads sets it for
+/// calibration); sessions already created keep theirs.
+void setDefaultThreads(int n);
+
 struct SessionOptions {
-  /// Worker threads for the data-parallel kernels (linear layers); 0 = one
-  /// per physical core. Results do not depend on it.
+  /// Worker threads for the data-parallel kernels (linear layers); 0 = the
+  /// default (setDefaultThreads, else one per physical core). Results do not
+  /// depend on it.
   int threads = 0;
 };
 

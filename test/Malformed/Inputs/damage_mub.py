@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Damaged copies of a valid .mub (test/Malformed/mub.test):
-  damage_mub.py IN.mub OUT_DIR
-Each file breaks one rule the loader checks; its name says which."""
+"""Damaged copies of a valid .mub or .mua (test/Malformed/mub.test, the
+same 64-byte header): damage_mub.py IN OUT_DIR
+Each file breaks one rule the loader checks; its name says which, and it
+keeps IN's extension."""
 import os
 import struct
 import sys
 
 src, out = sys.argv[1], sys.argv[2]
+ext = os.path.splitext(src)[1]
 data = open(src, "rb").read()
 os.makedirs(out, exist_ok=True)
 # Header: magic, u32 version, u64 flatbuffer offset/size, data offset/size, file size.
@@ -14,7 +16,7 @@ version, fb_off, fb_size, d_off, d_size, file_size = struct.unpack_from("<IQQQQQ
 
 
 def write(name, b):
-    with open(os.path.join(out, name + ".mub"), "wb") as f:
+    with open(os.path.join(out, name + ext), "wb") as f:
         f.write(b)
 
 
