@@ -31,6 +31,15 @@ if [ -f "$shared/models/stories260k/model.onnx" ]; then
   "$out/tools/mu-run" "$work/f.mub" -p "Once upon a time" -n 16 --greedy
   "$out/tools/mu-run" "$work/q.mub" -p "Once upon a time" -n 16 --temperature 0.9 --top-p 0.9 --seed 3
   "$out/tools/mu-run" "$work/f.mub" -p "The little dog" --compare "$work/q.mub"
+  # Integer kernels (w8a8 int8 activations, w8a16 int16) through every
+  # optimized family this CPU has and the portable one.
+  t="$shared/data/text/emma.txt"
+  "$compile" "$shared/models/stories260k/model.onnx" --quant=w8a8 --calib "$t" --calib-seqs 4 --calib-len 64 -o "$work/a8.mub" 2>/dev/null
+  "$compile" "$shared/models/stories260k/model.onnx" --quant=w8a16 --calib "$t" --calib-seqs 4 --calib-len 64 -o "$work/a16.mub" 2>/dev/null
+  for k in auto portable; do
+    "$out/tools/mu-run" "$work/a8.mub" -p "Once upon a time" -n 16 --greedy --threads 2 --kernels $k
+    "$out/tools/mu-run" "$work/a16.mub" -p "Once upon a time" -n 16 --greedy --threads 2 --kernels $k
+  done
 else
   "$python" "$src/tools/mu-gen-checkpoint.py" --shape micro-tiny --out "$work/m" > /dev/null
   "$compile" "$work/m/model.onnx" -o "$work/f.mub"
@@ -41,4 +50,6 @@ fi
 "$python" "$src/tools/mu-gen-checkpoint.py" --shape mu-tiny --format safetensors --out "$work/mu" > /dev/null
 "$compile" "$work/mu/model.safetensors" -o "$work/mu.mub"
 "$out/tools/mu-run" "$work/mu.mub" --prompt-ids "5 17 42 99" --verify-cache 8
+# Every optimized kernel family against the reference, bit for bit, sanitized.
+"$out/tools/mu-run" --check-kernels
 echo "sanitized runs OK"

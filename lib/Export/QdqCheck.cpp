@@ -300,6 +300,29 @@ void Checker::checkTarget(const target::Target &t, const target::SchemeRule *s) 
 }
 
 void Checker::run(const target::Target *target, const target::SchemeRule *scheme) {
+  // The rules index the inputs and outputs of Q/DQ, MatMul, Add and data
+  // movement nodes: a node with fewer than its op has is not valid ONNX;
+  // it is reported and no other rule runs.
+  bool malformed = false;
+  for (const onnx::NodeProto &n : g.node()) {
+    const std::string &op = n.op_type();
+    int minIn = op == "QuantizeLinear" || op == "DequantizeLinear" || op == "MatMul" ||
+                        op == "Add"
+                    ? 2
+                : isDataMovement(op) ? 1
+                                     : 0;
+    if (n.input_size() < minIn || ((minIn > 0 || isDataMovement(op)) && n.output_size() < 1)) {
+      violation("onnx-structure", n, op + " has " + std::to_string(n.input_size()) +
+                                         " inputs and " + std::to_string(n.output_size()) +
+                                         " outputs (needs at least " + std::to_string(minIn) +
+                                         " and 1)");
+      malformed = true;
+    }
+  }
+  if (malformed) {
+    res.nodes = g.node_size();
+    return;
+  }
   for (const onnx::NodeProto &n : g.node()) {
     ++res.nodes;
     if (n.doc_string().rfind("mu: runs on the host CPU", 0) == 0) ++res.hostNodes;

@@ -14,6 +14,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Import/Import.h"
+#include "NonFinite.h"
 
 #include "dialects/Mu/MuOps.h"
 
@@ -164,7 +165,10 @@ private:
   Type elemTypeOf(int32_t onnxType);
   bool tensorBytes(const onnx::TensorProto &t, std::string &storage,
                    StringRef &bytes);
-  bool entryFromTensor(const onnx::TensorProto &t, StringRef name, Entry &out);
+  /// `initializer`: a graph initializer, where a NaN is an error (damage;
+  /// infinities are not: exporters write -inf mask constants).
+  bool entryFromTensor(const onnx::TensorProto &t, StringRef name, Entry &out,
+                       bool initializer = false);
 
   RankedTensorType typeOf(ArrayRef<DimExpr> shape, Type elem) {
     SmallVector<int64_t> dims;
@@ -413,21 +417,35 @@ bool OnnxImporter::tensorBytes(const onnx::TensorProto &t, std::string &storage,
                                StringRef &bytes) {
   Type et = elemTypeOf(t.data_type());
   int64_t n = 1;
-  for (int64_t d : t.dims())
+  for (int64_t d : t.dims()) {
+    if (d < 0 || (d != 0 && n > (int64_t(1) << 56) / d))
+      return fail(llvm::formatv("initializer '{0}': dims have more elements than any file "
+                                "can hold", t.name())
+                      .str());
     n *= d;
+  }
   unsigned width = et.isInteger(1) ? 8 : et.getIntOrFloatBitWidth();
   size_t want = size_t(n) * width / 8;
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto &kv : t.external_data()) {
-      if (kv.key() == "location")
+      if (kv.key() == "location") {
         location = kv.value();
-      else if (kv.key() == "offset")
-        offset = std::stoll(kv.value());
-      else if (kv.key() == "length")
-        length = std::stoll(kv.value());
+      } else if (kv.key() == "offset" || kv.key() == "length") {
+        int64_t v;
+        if (StringRef(kv.value()).getAsInteger(10, v) || v < 0)
+          return fail(llvm::formatv("initializer '{0}': external data {1} '{2}' is not a "
+                                    "non-negative integer",
+                                    t.name(), kv.key(), kv.value())
+                          .str());
+        (kv.key() == "offset" ? offset : length) = v;
+      }
     }
+    if (location.empty())
+      return fail(llvm::formatv("initializer '{0}': external data without a location",
+                                t.name())
+                      .str());
     SmallString<256> file(llvm::sys::path::parent_path(path));
     llvm::sys::path::append(file, location);
     auto buf = llvm::MemoryBuffer::getFileSlice(
@@ -483,7 +501,7 @@ bool OnnxImporter::tensorBytes(const onnx::TensorProto &t, std::string &storage,
 }
 
 bool OnnxImporter::entryFromTensor(const onnx::TensorProto &t, StringRef name,
-                                   Entry &out) {
+                                   Entry &out, bool initializer) {
   Type et = elemTypeOf(t.data_type());
   if (!et)
     return fail(llvm::formatv("tensor '{0}' has unsupported data type {1}",
@@ -496,6 +514,17 @@ bool OnnxImporter::entryFromTensor(const onnx::TensorProto &t, StringRef name,
   StringRef bytes;
   if (!tensorBytes(t, storage, bytes))
     return false;
+  std::optional<RawFloat> kind;
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT16: kind = RawFloat::F16; break;
+  case onnx::TensorProto::BFLOAT16: kind = RawFloat::BF16; break;
+  case onnx::TensorProto::FLOAT: kind = RawFloat::F32; break;
+  case onnx::TensorProto::DOUBLE: kind = RawFloat::F64; break;
+  default: break;
+  }
+  if (initializer && kind)
+    if (int64_t bad = firstNonFinite(bytes.data(), bytes.size(), *kind, false); bad >= 0)
+      return fail(llvm::formatv("initializer '{0}' element {1} is NaN", name, bad).str());
   out.elem = et;
   out.shape.clear();
   for (int64_t d : t.dims())
@@ -537,7 +566,7 @@ bool OnnxImporter::entryFromTensor(const onnx::TensorProto &t, StringRef name,
 
 bool OnnxImporter::importInitializer(const onnx::TensorProto &t) {
   Entry e;
-  if (!entryFromTensor(t, t.name(), e))
+  if (!entryFromTensor(t, t.name(), e, /*initializer=*/true))
     return false;
   values[t.name()] = std::move(e);
   return true;

@@ -8,6 +8,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Import/Import.h"
+#include "NonFinite.h"
 #include "mu/Import/ModelConfig.h"
 #include "mu/Support/Half.h"
 #include "mu/Support/MappedFile.h"
@@ -151,35 +152,6 @@ bool parseSafetensors(StringRef path, Safetensors &st, std::string &error) {
   return true;
 }
 
-/// Index of the first NaN or infinity among `len` bytes of float `dtype`
-/// data, or -1.
-int64_t firstNonFinite(const char *data, size_t len, StringRef dtype) {
-  if (dtype == "F32" || dtype == "F64") {
-    size_t esz = dtype == "F32" ? 4 : 8;
-    for (size_t i = 0; i + esz <= len; i += esz) {
-      double v;
-      if (esz == 4) {
-        float f;
-        std::memcpy(&f, data + i, 4);
-        v = f;
-      } else {
-        std::memcpy(&v, data + i, 8);
-      }
-      if (!std::isfinite(v))
-        return int64_t(i / esz);
-    }
-    return -1;
-  }
-  // F16 (exponent bits 0x7c00) and BF16 (0x7f80): all-ones exponent.
-  uint16_t mask = dtype == "F16" ? 0x7c00 : 0x7f80;
-  for (size_t i = 0; i + 2 <= len; i += 2) {
-    uint16_t h;
-    std::memcpy(&h, data + i, 2);
-    if ((h & mask) == mask)
-      return int64_t(i / 2);
-  }
-  return -1;
-}
 
 /// One LoRA module of a PEFT adapter: delta = scale * B [out, r] x A [r, in].
 struct LoraModule {
@@ -462,7 +434,11 @@ Value GraphBuilder::raw(StringRef name, ArrayRef<int64_t> shape) {
         return v;
       }
     }
-    if (int64_t bad = firstNonFinite(data, len, info.dtype); bad >= 0) {
+    RawFloat kind = info.dtype == "F16"    ? RawFloat::F16
+                    : info.dtype == "BF16" ? RawFloat::BF16
+                    : info.dtype == "F32"  ? RawFloat::F32
+                                           : RawFloat::F64;
+    if (int64_t bad = firstNonFinite(data, len, kind, /*infToo=*/true); bad >= 0) {
       ok = fail(llvm::formatv("tensor '{0}' element {1} (byte {2} of the file) is NaN or "
                               "infinite", name, bad, info.begin + uint64_t(bad) *
                               uint64_t(dtypeSize(info.dtype))).str());

@@ -33,11 +33,11 @@ for t in "${targets[@]}"; do
     echo "fuzz-$t: $(tail -1 "$MU_FUZZ_TMP/$t.log")"
   else
     work="$MU_FUZZ_TMP/corpus-$t"; rm -rf "$work"; cp -r "$seeds" "$work"
-    MU_FUZZ_BASE="$base" "$exe" -max_total_time="$secs" -timeout=60 -rss_limit_mb=4096 \
+    MU_FUZZ_BASE="$base" "$exe" -max_total_time="$secs" -timeout=60 -rss_limit_mb=4096 -error_exitcode=1 \
       -print_final_stats=1 "$work" > "$MU_FUZZ_TMP/$t.log" 2>&1
     rc=$?
-    execs=$(grep -a "stat::number_of_executed_units" "$MU_FUZZ_TMP/$t.log" | awk '{print $2}')
-    rate=$(grep -a "stat::average_exec_per_sec" "$MU_FUZZ_TMP/$t.log" | awk '{print $2}')
+    execs=$(grep -a "stat::number_of_executed_units" "$MU_FUZZ_TMP/$t.log" | tail -1 | awk '{print $2}')
+    rate=$(grep -a "stat::average_exec_per_sec" "$MU_FUZZ_TMP/$t.log" | tail -1 | awk '{print $2}')
     echo "fuzz-$t: ${secs}s, ${execs:-?} execs (${rate:-?}/s), corpus $(ls "$work" | wc -l) files, exit $rc"
     if [ $rc != 0 ]; then grep -aE "ERROR|runtime error|SUMMARY|Test unit written" "$MU_FUZZ_TMP/$t.log" | head -8; fails=$((fails + 1)); fi
   fi

@@ -99,3 +99,34 @@ open(os.path.join(out, "bad-line.jsonl"), "w").write('{"input": "a", "target": "
 open(os.path.join(out, "not-json.jsonl"), "w").write('{"input": "a", "target": "b"}\nhello\n')
 open(os.path.join(out, "ids-outside-vocab.ids"), "w").write("1 2 3 999999 4 5 " * 20)
 open(os.path.join(out, "ids-not-numbers.ids"), "w").write("1 2 three 4")
+# ONNX: a NaN initializer, external data whose file is missing, external
+# data with a non-numeric offset, dims whose element count overflows.
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+import numpy as np
+
+
+def onnx_model(name, init):
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [init])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    open(os.path.join(out, name + ".onnx"), "wb").write(m.SerializeToString())
+
+
+w = np.ones((4, 4), np.float32)
+w[1, 2] = np.nan
+onnx_model("onnx-nan", numpy_helper.from_array(w, "w"))
+ext = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+ext.ClearField("raw_data")
+ext.data_location = TensorProto.EXTERNAL
+ext.external_data.add(key="location", value="weights.bin")
+onnx_model("onnx-missing-external", ext)
+ext2 = TensorProto()
+ext2.CopyFrom(ext)
+del ext2.external_data[:]
+ext2.external_data.add(key="location", value="onnx-nan.onnx")
+ext2.external_data.add(key="offset", value="twelve")
+onnx_model("onnx-external-offset", ext2)
+big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 40], raw_data=b"\0" * 64)
+onnx_model("onnx-dims-overflow", big)
