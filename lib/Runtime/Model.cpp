@@ -615,6 +615,18 @@ Status Model::verify() {
       if (s.ok) s = checkList(in->outputs(), "an instruction output", false);
       if (!s.ok)
         return s;
+      // Results go to the arena or to state: constants are mapped read-only
+      // and inputs belong to the caller.
+      for (int j = 0; j < no; ++j) {
+        const mub::Tensor *ot = p->tensors()->Get(in->outputs()->Get(j));
+        if (ot->storage() != mub::Storage::Arena && ot->storage() != mub::Storage::Output &&
+            ot->storage() != mub::Storage::State)
+          return Status::error("program '" + p->name()->str() + "' instruction " +
+                               std::to_string(k) + " (" + mub::EnumNameOpCode(in->op()) +
+                               ") writes tensor " + std::to_string(in->outputs()->Get(j)) +
+                               ", which is a " +
+                               (ot->storage() == mub::Storage::Constant ? "constant" : "program input"));
+      }
       for (int j = 0; j < ni; ++j)
         if (in->inputs()->Get(j) < 0 && !operandOptional(in->op(), size_t(j)))
           return Status::error("program '" + p->name()->str() + "' instruction " +

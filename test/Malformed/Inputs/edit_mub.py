@@ -55,6 +55,8 @@ write("roundtrip", base)  # the unedited rebuild must still run
 case("index-past-table", lambda j: linear(prog(j))["inputs"].__setitem__(0, len(prog(j)["tensors"])))
 case("output-negative", lambda j: linear(prog(j))["outputs"].__setitem__(0, -1))
 case("required-input-absent", lambda j: linear(prog(j))["inputs"].__setitem__(1, -1))
+case("writes-constant", lambda j: linear(prog(j))["outputs"].__setitem__(
+    0, first(prog(j)["tensors"], lambda t: t["storage"] == "Constant")))
 case("operand-count", lambda j: linear(prog(j)).__setitem__("inputs", linear(prog(j))["inputs"][:1]))
 case("program-input-index", lambda j: prog(j)["inputs"].__setitem__(0, 100000))
 case("rank-mismatch", lambda j: const(prog(j))["max_shape"].append(1))
