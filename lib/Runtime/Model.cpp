@@ -386,7 +386,7 @@ uint64_t addSaturated(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT
 std::string tensorDesc(const mub::Program *p, int i) {
   const mub::Tensor *t = p->tensors()->Get(i);
   return "program '" + p->name()->str() + "' tensor #" + std::to_string(i) + " '" +
-         (t->name() ? t->name()->str() : "") + "'";
+         (t->name() ? t->name()->str() : std::string()) + "'";
 }
 } // namespace
 
@@ -462,6 +462,8 @@ Status Model::verify() {
     int nt = int(p->tensors()->size());
     for (int i = 0; i < nt; ++i) {
       const mub::Tensor *t = p->tensors()->Get(i);
+      if (!t->name())
+        return Status::error(tensorDesc(p, i) + ": has no name");
       if (!aligned8(t->shape()) || !aligned8(t->max_shape()) ||
           (t->quant() && !aligned8(t->quant()->zero_point())))
         return Status::error(tensorDesc(p, i) + ": misaligned 64-bit vector");

@@ -57,6 +57,7 @@ case("output-negative", lambda j: linear(prog(j))["outputs"].__setitem__(0, -1))
 case("required-input-absent", lambda j: linear(prog(j))["inputs"].__setitem__(1, -1))
 case("writes-constant", lambda j: linear(prog(j))["outputs"].__setitem__(
     0, first(prog(j)["tensors"], lambda t: t["storage"] == "Constant")))
+case("tensor-no-name", lambda j: arena(prog(j)).pop("name"))
 case("operand-count", lambda j: linear(prog(j)).__setitem__("inputs", linear(prog(j))["inputs"][:1]))
 case("program-input-index", lambda j: prog(j)["inputs"].__setitem__(0, 100000))
 case("rank-mismatch", lambda j: const(prog(j))["max_shape"].append(1))
