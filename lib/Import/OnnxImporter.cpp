@@ -1160,6 +1160,9 @@ bool OnnxImporter::importConstantNode(const onnx::NodeProto &n) {
 bool OnnxImporter::importNode(const onnx::NodeProto &n) {
   loc = locOf(n);
   StringRef op = n.op_type();
+  // Every op imported here has a result (some handlers name output 0).
+  if (n.output_size() == 0 || n.output(0).empty())
+    return failNode(n, "has no output");
   static const llvm::StringSet<> binary = {
       "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "And", "Or", "Equal",
       "Less", "Greater", "LessOrEqual", "GreaterOrEqual"};

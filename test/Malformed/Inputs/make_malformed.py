@@ -130,3 +130,10 @@ ext2.external_data.add(key="offset", value="twelve")
 onnx_model("onnx-external-offset", ext2)
 big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 40], raw_data=b"\0" * 64)
 onnx_model("onnx-dims-overflow", big)
+# A node without outputs.
+g = helper.make_graph([helper.make_node("Constant", [], [], value=numpy_helper.from_array(
+    np.ones((2,), np.float32))), helper.make_node("Relu", ["x"], ["y"])], "g",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+open(os.path.join(out, "onnx-no-output.onnx"), "wb").write(
+    helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
