@@ -335,9 +335,7 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
   OpCode op = in.op();
   std::vector<int64_t> ints = intsOf(in);
   auto bad = [&](const std::string &m) { return fail(in, m); };
-  for (size_t i = 0; i < ins.size(); ++i)
-    if (!ins[i] && !operandOptional(op, i))
-      return bad("missing operand " + std::to_string(i));
+  // Absent operands were checked by inferShapes, which runs first.
   for (size_t i = 0; i < ins.size(); ++i)
     if (ins[i] && ins[i]->layout != Layout::RowMajor) {
       bool linearWeight = op == OpCode::Linear && i == 1 && ins[0] &&
