@@ -38,6 +38,11 @@ SHAPES = {
     "micro-tiny": dict(arch="decoder", vocab=384, hidden=64, layers=2, heads=4,
                        kv_heads=2, head_dim=16, ffn=96, act="silu", theta=1e6,
                        eps=1e-5),
+    # micro-tiny with the micro-LM tokenizer's vocabulary (12288): for tests
+    # that pair random weights with ../shared/models/microlm-tokenizer.
+    "micro-tiny-bpe": dict(arch="decoder", vocab=12288, hidden=64, layers=2, heads=4,
+                           kv_heads=2, head_dim=16, ffn=96, act="silu", theta=1e6,
+                           eps=1e-5),
     "mu": dict(arch="encdec", vocab=32128, hidden=1024, enc_layers=20,
                layers=10, heads=6, kv_heads=3, head_dim=64, ffn=4096,
                act="gelu_tanh", theta=1e4, eps=1e-5),

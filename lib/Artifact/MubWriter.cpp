@@ -675,7 +675,8 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
     tok = mub::CreateTokenizer(fb, mub::TokenizerKind(td.kind), fb.CreateVector(vocab),
                                fb.CreateVector(merges), fb.CreateVector(specials), td.byteFallback,
                                td.prependSpace, td.addBos, td.bosId, fb.CreateVector(td.eosIds),
-                               td.unkId);
+                               td.unkId,
+                               td.chatTemplate.empty() ? 0 : fb.CreateString(td.chatTemplate));
   }
   std::string version = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
   // Numerics beyond the base spec, so a runtime without them refuses.

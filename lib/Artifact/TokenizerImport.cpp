@@ -165,6 +165,16 @@ bool importTokenizerJson(StringRef path, TokenizerData &t, std::string &error) {
           t.bosId = idOf("bos_token");
         if (auto add = co->getBoolean("add_bos_token"))
           t.addBos = *add && t.bosId >= 0;
+        // chat_template: one Jinja string, or a list of named templates
+        // (the one named "default" is the chat template).
+        if (auto tpl = co->getString("chat_template"))
+          t.chatTemplate = tpl->str();
+        else if (const json::Array *list = co->getArray("chat_template"))
+          for (const json::Value &v : *list)
+            if (const json::Object *o = v.getAsObject())
+              if (o->getString("name") == StringRef("default"))
+                if (auto tpl = o->getString("template"))
+                  t.chatTemplate = tpl->str();
         int eos = idOf("eos_token");
         if (eos >= 0)
           t.eosIds.push_back(eos);

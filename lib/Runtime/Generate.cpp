@@ -151,6 +151,35 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
   return Status::success();
 }
 
+Status Generator::begin(const std::vector<int> &prompt) {
+  if (isEncoderDecoder())
+    return Status::error("stepwise decoding needs a decoder-only artifact");
+  if (prompt.empty())
+    return Status::error("the prompt is empty (no tokens)");
+  stepCached_ = useCache_ && model_.program("prefill") != nullptr;
+  if (stepCached_)
+    session_.resetState();
+  seq_ = prompt;
+  int64_t vocab = 0;
+  Status s = step(seq_, 0, stepCached_, last_, vocab);
+  stepFed_ = seq_.size();
+  return s;
+}
+
+Status Generator::push(int token) {
+  if (seq_.empty())
+    return Status::error("push() before begin()");
+  seq_.push_back(token);
+  int64_t vocab = 0;
+  Status s = step(seq_, stepFed_, stepCached_, last_, vocab);
+  if (!s.ok) {
+    seq_.pop_back();
+    return s;
+  }
+  stepFed_ = seq_.size();
+  return s;
+}
+
 Status Generator::teacherForcedArgmax(const std::vector<int> &ids, std::vector<int> &top1) {
   if (isEncoderDecoder() || !model_.program("decode"))
     return Status::error("teacher forcing needs a decoder-only artifact with a decode program");

@@ -103,6 +103,7 @@ Status Tokenizer::init(const mub::Tokenizer *t) {
   unk_ = t->unk_id();
   if (t->eos_ids())
     eos_.assign(t->eos_ids()->begin(), t->eos_ids()->end());
+  chatTemplate_ = t->chat_template() ? t->chat_template()->str() : std::string();
   byteToken_.assign(256, -1);
   for (int b = 0; b < 256; ++b) {
     char name[8];
@@ -315,6 +316,78 @@ std::string Tokenizer::decode(const std::vector<int> &ids, bool stripLeading) co
   if (stripLeading && kind_ == Kind::SentencePieceBpe && !r.empty() && r[0] == ' ')
     r.erase(0, 1);
   return r;
+}
+
+int Tokenizer::tokenId(const std::string &piece) const {
+  auto it = ids_.find(piece);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+namespace {
+/// Length of the UTF-8 sequence a lead byte starts (0 = not a lead byte).
+size_t utf8Length(unsigned char c) {
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    return 2;
+  if (c >= 0xE0 && c <= 0xEF)
+    return 3;
+  if (c >= 0xF0 && c <= 0xF4)
+    return 4;
+  return 0;
+}
+bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+const char kReplacement[] = "\xEF\xBF\xBD";
+} // namespace
+
+std::string TextStream::push(int id) {
+  std::string bytes = tok_.tokenBytes(id);
+  if (first_ && !bytes.empty()) {
+    if (strip_ && tok_.kind() == Tokenizer::Kind::SentencePieceBpe && bytes[0] == ' ')
+      bytes.erase(0, 1);
+    first_ = false;
+  }
+  pending_ += bytes;
+  // Emit every complete character; keep a trailing incomplete one.
+  std::string out;
+  size_t i = 0;
+  while (i < pending_.size()) {
+    unsigned char c = static_cast<unsigned char>(pending_[i]);
+    size_t n = utf8Length(c);
+    if (n == 0) { // stray continuation or invalid lead byte
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (i + n > pending_.size()) {
+      // Incomplete so far: wait for more, unless what is there is already wrong.
+      bool ok = true;
+      for (size_t j = i + 1; j < pending_.size(); ++j)
+        ok = ok && continuation(static_cast<unsigned char>(pending_[j]));
+      if (ok)
+        break;
+    }
+    bool valid = true;
+    for (size_t j = 1; j < n && valid; ++j)
+      valid = i + j < pending_.size() && continuation(static_cast<unsigned char>(pending_[i + j]));
+    if (!valid) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    out.append(pending_, i, n);
+    i += n;
+  }
+  pending_.erase(0, i);
+  return out;
+}
+
+std::string TextStream::flush() {
+  std::string out;
+  if (!pending_.empty())
+    out = kReplacement;
+  pending_.clear();
+  return out;
 }
 
 } // namespace rt

@@ -6,8 +6,10 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "mu/Version.h"
+#include "mu/runtime/Chat.h"
 #include "mu/runtime/Eval.h"
 #include "mu/runtime/Generate.h"
+#include "mu/runtime/Opener.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
 #include "mub_generated.h"
@@ -161,6 +163,10 @@ int main(int argc, char **argv) {
   bool greedy = false, json = false, info = false, showIds = false, noCache = false,
        ignoreEos = false, profile = false, checkKernelsFlag = false;
   SamplingOptions so;
+  bool chat = false, noSentenceStop = false;
+  std::string system, chatTemplateName;
+  int openerWords = 0, openerMaxTokens = 32;
+  double openerBudgetMs = 0, minLogprob = 0;
   app.add_option("model", path, "compiled artifact (.mub)");
   app.add_option("-p,--prompt", prompt, "prompt text");
   app.add_option("--prompt-ids", promptIds, "prompt as token ids (\"1 403 407\"), no tokenizer needed");
@@ -174,6 +180,21 @@ int main(int argc, char **argv) {
   app.add_option("--seed", so.seed, "random seed (default 0)");
   app.add_flag("--json", json, "print one JSON object: tokens, text, ttft_ms, tokens_per_s, ...");
   app.add_flag("--ids", showIds, "also print the token ids");
+  app.add_flag("--chat", chat,
+               "treat --prompt as a user message and apply the model's chat template");
+  app.add_option("--system", system, "--chat: the system message (default: the template's)");
+  app.add_option("--chat-template", chatTemplateName,
+                 "--chat: chatml, llama2 or plain instead of the artifact's template");
+  app.add_option("--opener", openerWords,
+                 "write an opener: stop when word N+1 begins (never inside a word), at a "
+                 "sentence end, at the end of the turn or at a cap; --json adds per-word times");
+  app.add_option("--opener-max-tokens", openerMaxTokens, "--opener: token cap (default 32)");
+  app.add_option("--opener-budget-ms", openerBudgetMs,
+                 "--opener: latency budget in ms from the start (default none)");
+  app.add_option("--min-logprob", minLogprob,
+                 "--opener: floor on the mean token log-probability; a word that brings it "
+                 "lower ends the opener before it (e.g. -4; default none)");
+  app.add_flag("--no-sentence-stop", noSentenceStop, "--opener: do not stop at a sentence end");
   app.add_option("--perplexity", pplFile, "report the perplexity of a text file");
   app.add_option("--teacher-forced", teacherFile,
                  "feed a text file's tokens (BOS first) one per decode step and print JSON "
@@ -584,8 +605,28 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (promptIds.empty())
+  ChatTemplate chatTemplate;
+  if (chat || !chatTemplateName.empty()) {
+    if (!tok.valid())
+      return fail(path + ": --chat needs the artifact's tokenizer");
+    if (!promptIds.empty())
+      return fail("--chat takes the user message as --prompt, not --prompt-ids");
+    st = chatTemplateName.empty() ? ChatTemplate::fromTokenizer(tok, chatTemplate)
+                                  : ChatTemplate::byName(chatTemplateName, chatTemplate);
+    if (!st.ok)
+      return fail(path + ": " + st.message);
+    std::vector<ChatMessage> messages;
+    if (!system.empty())
+      messages.push_back({"system", system});
+    messages.push_back({"user", prompt});
+    std::string rendered;
+    st = chatTemplate.render(messages, rendered);
+    if (!st.ok)
+      return fail(st.message);
+    ids = tok.encode(rendered, chatTemplate.addBos());
+  } else if (promptIds.empty()) {
     ids = tok.encode(prompt, true);
+  }
   if (ids.empty())
     return fail("the prompt is empty and the tokenizer adds no BOS");
   if (!comparePath.empty()) {
@@ -639,8 +680,62 @@ int main(int argc, char **argv) {
   }
   size_t promptLen = ids.size();
   std::vector<int> stop;
-  if (tok.valid() && !ignoreEos)
+  if (tok.valid() && !ignoreEos) {
     stop = stopIds(tok);
+    for (int id : chatTemplate.stopIds(tok))
+      if (std::find(stop.begin(), stop.end(), id) == stop.end())
+        stop.push_back(id);
+  }
+  if (openerWords > 0) {
+    if (!tok.valid())
+      return fail(path + ": --opener needs the artifact's tokenizer");
+    if (gen.isEncoderDecoder())
+      return fail(path + ": --opener needs a decoder-only model");
+    OpenerOptions oo;
+    oo.words = openerWords;
+    oo.maxTokens = openerMaxTokens;
+    oo.budgetMs = openerBudgetMs;
+    oo.minMeanLogprob = minLogprob;
+    oo.stopAtSentenceEnd = !noSentenceStop;
+    oo.sampling = so;
+    oo.stopIds = stop;
+    if (!json)
+      oo.onWord = [](const std::string &text, int, double) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+      };
+    OpenerResult r;
+    st = generateOpener(gen, tok, ids, oo, r);
+    if (!st.ok)
+      return fail(st.message);
+    if (json) {
+      nlohmann::json words = nlohmann::json::array();
+      for (const OpenerWord &w : r.words)
+        words.push_back({{"word", w.text}, {"ms", w.ms}, {"tokens", w.tokens},
+                         {"logprob", w.logprob}});
+      nlohmann::json out = {{"opener", r.text},
+                            {"words", words},
+                            {"stop", openerStopName(r.stop)},
+                            {"mean_logprob", r.meanLogprob},
+                            {"prompt_tokens", r.promptTokens},
+                            {"sampled_tokens", r.sampledTokens},
+                            {"ttft_ms", r.ttftMs},
+                            {"total_ms", r.totalMs},
+                            {"unshown", r.unshown},
+                            {"tail", r.tail},
+                            {"chat_template", chatTemplate.name()},
+                            {"threads", session.threads()},
+                            {"kernels", isaName(activeIsa())}};
+      std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+      std::printf("\n");
+      std::fprintf(stderr, "[opener: %zu words, stop %s, mean logprob %.3f, ttft %.1f ms, last "
+                           "word at %.1f ms]\n",
+                   r.words.size(), openerStopName(r.stop), r.meanLogprob, r.ttftMs,
+                   r.words.empty() ? 0.0 : r.words.back().ms);
+    }
+    return 0;
+  }
   if (gen.isEncoderDecoder()) {
     std::vector<int> out;
     GenerateStats stats;

@@ -37,6 +37,7 @@ struct TokenizerData {
   bool byteFallback = false, prependSpace = false, addBos = false;
   int bosId = -1, unkId = -1;
   std::vector<int> eosIds;
+  std::string chatTemplate; ///< tokenizer_config.json chat_template ("" = none)
 };
 
 /// Reads tokenizer.json (and tokenizer_config.json beside it, if present).

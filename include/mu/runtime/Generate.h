@@ -80,6 +80,16 @@ public:
                          const std::function<void(int)> &onToken, std::vector<int> &out,
                          GenerateStats &stats);
 
+  /// Stepwise decoding, for callers that look at every step (openers, the
+  /// server, a local continuation after a handoff fails): begin() starts a
+  /// new sequence with `prompt` and computes the next-token logits; push()
+  /// appends one token and computes the logits after it. Uses the KV cache
+  /// when the artifact has one (one decode per push), else recomputes.
+  Status begin(const std::vector<int> &prompt);
+  Status push(int token);
+  const std::vector<float> &nextLogits() const { return last_; }
+  const std::vector<int> &sequence() const { return seq_; }
+
   /// Greedy-generates `steps` tokens with the cached programs and checks each
   /// step's logits against a full recompute (main / decode_full). Reports
   /// the largest absolute logit difference and whether the argmaxes agree.
@@ -97,6 +107,10 @@ private:
                     const std::vector<int> &stopIds, const std::function<void(int)> &onToken,
                     GenerateStats &stats, std::chrono::steady_clock::time_point t0);
   bool useCache_ = true;
+  bool stepCached_ = false;       ///< begin()/push() state
+  size_t stepFed_ = 0;
+  std::vector<int> seq_;
+  std::vector<float> last_;
   HostTensor encoded_; ///< encoder output for decode_full
   const Model &model_;
   Session &session_;

@@ -46,6 +46,11 @@ public:
   const std::vector<int> &eosIds() const { return eos_; }
   bool isSpecial(int id) const;
   size_t vocabSize() const { return vocab_.size(); }
+  /// The id of the token spelled exactly `piece` (a special token's content,
+  /// e.g. "<|im_end|>"), or -1.
+  int tokenId(const std::string &piece) const;
+  /// tokenizer_config.json's chat_template as compiled in ("" = none).
+  const std::string &chatTemplate() const { return chatTemplate_; }
 
 private:
   std::vector<int> bpe(const std::vector<int> &symbols) const;
@@ -62,6 +67,28 @@ private:
   bool byteFallback_ = false, prependSpace_ = false, addBos_ = false;
   int bos_ = -1, unk_ = -1;
   std::vector<int> eos_;
+  std::string chatTemplate_;
+};
+
+/// Incremental detokenization for streaming: push ids one at a time and get
+/// back only text that is final and valid UTF-8. Bytes of a character split
+/// across byte tokens are held until the character is complete; the
+/// SentencePiece leading space of the first piece is dropped as decode()
+/// does. Invalid sequences come out as U+FFFD, never as broken bytes.
+class TextStream {
+public:
+  explicit TextStream(const Tokenizer &tok, bool stripLeading = true)
+      : tok_(tok), strip_(stripLeading) {}
+  /// The new final text `id` completes ("" while a character is pending).
+  std::string push(int id);
+  /// Whatever is still pending (an incomplete character becomes U+FFFD).
+  std::string flush();
+
+private:
+  const Tokenizer &tok_;
+  bool strip_;
+  bool first_ = true;
+  std::string pending_;
 };
 
 } // namespace rt
