@@ -13,5 +13,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libflatbuffers-dev flatbuffers-compiler libeigen3-dev libcli11-dev nlohmann-json3-dev \
   libgtest-dev libonnx-testdata python3 python3-numpy python3-onnx time \
   g++-aarch64-linux-gnu qemu-user file \
-  clang-22 libfuzzer-22-dev libclang-rt-22-dev >/dev/null
+  clang-22 libfuzzer-22-dev libclang-rt-22-dev \
+  libcurl4-openssl-dev libcpp-httplib-dev >/dev/null
 echo "dependencies installed"
