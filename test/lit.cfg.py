@@ -32,6 +32,14 @@ if os.path.isdir(os.path.join(config.mu_shared_dir, "models", "stories3m")):
 else:
     lit_config.note("../shared/models not found: end-to-end model tests are skipped")
 
+# mu-serve (cpp-httplib) and mu-chat (libcurl) are built when their Debian
+# packages are there (tools/install-deps.sh installs both).
+for tool in ("mu-serve", "mu-chat"):
+    if os.path.exists(os.path.join(config.mu_tools_dir, tool)):
+        config.available_features.add(tool)
+    else:
+        lit_config.note("%s was not built (tools/install-deps.sh): its tests are skipped" % tool)
+
 # The checkpoint generator needs python3 with numpy (and onnx for .onnx output).
 try:
     import subprocess

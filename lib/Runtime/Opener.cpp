@@ -163,7 +163,7 @@ Status generateOpener(Generator &gen, const Tokenizer &tok, const std::vector<in
   if (!s.ok)
     return s;
   Sampler sampler(o.sampling);
-  TextStream stream(tok);
+  TextStream stream(tok, false); // the first word's leading space goes to r.lead
   for (;;) {
     if (o.cancel && o.cancel->load(std::memory_order_relaxed)) {
       r.stop = OpenerStop::Cancelled;

@@ -367,12 +367,13 @@ std::string TextStream::push(int id) {
       if (ok)
         break;
     }
-    bool valid = true;
-    for (size_t j = 1; j < n && valid; ++j)
-      valid = i + j < pending_.size() && continuation(static_cast<unsigned char>(pending_[i + j]));
-    if (!valid) {
+    size_t good = 1; // lead byte + the continuation bytes that follow it
+    while (good < n && i + good < pending_.size() &&
+           continuation(static_cast<unsigned char>(pending_[i + good])))
+      ++good;
+    if (good < n) { // a truncated sequence: one U+FFFD for all of it
       out += kReplacement;
-      ++i;
+      i += good;
       continue;
     }
     out.append(pending_, i, n);
