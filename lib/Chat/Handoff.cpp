@@ -2,6 +2,7 @@
 #include "mu/chat/Handoff.h"
 
 #include "mu/chat/Seam.h"
+#include "mu/chat/Sse.h"
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
@@ -53,7 +54,8 @@ struct Transfer {
   const std::atomic<bool> *cancel;
   std::function<void(const std::string &)> onPiece;
   Clock::time_point t0 = Clock::now();
-  std::string line, data, body; ///< the current line / event data / a non-SSE body
+  SseReader reader;
+  std::string body; ///< a non-SSE body
   bool sse = false, headersSeen = false, done = false, gotText = false;
   long status = 0;
   std::string error; ///< why it failed ("" = fine so far)
@@ -71,47 +73,13 @@ struct Transfer {
   }
   /// Pulls the continuation text out of a chunk (or a whole response).
   bool event(const std::string &payload) {
-    if (payload == "[DONE]") {
-      done = true;
-      return true;
-    }
-    json j = json::parse(payload, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      error = "malformed event from the endpoint (not JSON): " + payload.substr(0, 80);
+    CompletionChunk c;
+    if (!parseCompletionChunk(payload, c)) {
+      error = c.error;
       return false;
     }
-    if (j.contains("error")) {
-      const json &e = j["error"];
-      error = "the endpoint sent an error: " +
-              (e.is_object() && e.contains("message") && e["message"].is_string()
-                   ? e["message"].get<std::string>()
-                   : e.dump());
-      return false;
-    }
-    if (!j.contains("choices") || !j["choices"].is_array()) {
-      error = "malformed event from the endpoint (no choices): " + payload.substr(0, 80);
-      return false;
-    }
-    if (j["choices"].empty())
-      return true; // e.g. a usage-only chunk
-    const json &c = j["choices"][0];
-    if (!c.is_object()) {
-      error = "malformed event from the endpoint (choice is not an object)";
-      return false;
-    }
-    const json *t = nullptr;
-    if (c.contains("delta") && c["delta"].is_object() && c["delta"].contains("content"))
-      t = &c["delta"]["content"];
-    else if (c.contains("message") && c["message"].is_object() && c["message"].contains("content"))
-      t = &c["message"]["content"];
-    else if (c.contains("text"))
-      t = &c["text"];
-    if (t && t->is_string())
-      text(t->get<std::string>());
-    else if (t && !t->is_null()) {
-      error = "malformed event from the endpoint (content is not a string)";
-      return false;
-    }
+    done = done || c.done;
+    text(c.text);
     return true;
   }
   bool feed(const char *p, size_t n) {
@@ -127,29 +95,17 @@ struct Transfer {
       }
       return true;
     }
-    for (size_t i = 0; i < n; ++i) {
-      char c = p[i];
-      if (c != '\n') {
-        line += c;
-        if (line.size() > (1 << 20)) {
-          error = "an event from the endpoint is too large";
-          return false;
-        }
-        continue;
-      }
-      if (!line.empty() && line.back() == '\r')
-        line.pop_back();
-      if (line.empty()) { // end of an event
-        if (!data.empty() && !event(data))
-          return false;
-        data.clear();
-      } else if (line.compare(0, 5, "data:") == 0) {
-        std::string d = line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
-        data += (data.empty() ? "" : "\n") + d;
-      } // ":" comments, event:, id:, retry: are ignored
-      line.clear();
+    if (!reader.feed(p, n, [&](const std::string &d) { return event(d); })) {
+      if (error.empty())
+        error = reader.error();
+      return false;
     }
     return true;
+  }
+  /// The body ended.
+  void finish() {
+    if (!reader.finish([&](const std::string &d) { return event(d); }) && error.empty())
+      error = reader.error();
   }
 };
 
@@ -298,10 +254,7 @@ Status handoff(const HandoffOptions &o, const std::vector<rt::ChatMessage> &conv
     } else if (!t.sse) {
       t.event(t.body); // a server that ignored "stream": one JSON response
     } else {
-      if (!t.line.empty() && t.line.compare(0, 5, "data:") == 0) // no final blank line
-        t.feed("\n\n", 2);
-      if (!t.data.empty())
-        t.event(t.data);
+      t.finish();
     }
   }
   // What the seam still holds was received: show it before anything else.

@@ -1,6 +1,8 @@
 //===- Server.cpp - an OpenAI-compatible HTTP server over libmu_runtime ----===//
 #include "mu/chat/Server.h"
 
+#include "mu/chat/Request.h"
+
 #include "mu/runtime/Chat.h"
 #include "mu/runtime/Generate.h"
 #include "mu/runtime/Opener.h"
@@ -26,22 +28,11 @@ using rt::Status;
 
 namespace {
 
-/// A request the server refuses: HTTP status and the OpenAI error object.
-struct ApiError {
-  int status = 400;
-  std::string message, type = "invalid_request_error", param, code;
-};
-
-json errorBody(const ApiError &e) {
-  json err = {{"message", e.message}, {"type", e.type}};
-  err["param"] = e.param.empty() ? json(nullptr) : json(e.param);
-  err["code"] = e.code.empty() ? json(nullptr) : json(e.code);
-  return {{"error", err}};
-}
+json errorBody(const ApiError &e) { return json::parse(errorJson(e)); }
 
 void sendError(httplib::Response &res, const ApiError &e) {
   res.status = e.status;
-  res.set_content(errorBody(e).dump(), "application/json");
+  res.set_content(errorJson(e), "application/json");
 }
 
 /// One generation slot: a session, its generator, busy or not.
@@ -49,16 +40,6 @@ struct Slot {
   Slot(const rt::Model &m, const rt::SessionOptions &o) : session(m, o), gen(m, session) {}
   rt::Session session;
   rt::Generator gen;
-};
-
-/// What a request asks for, validated.
-struct Request {
-  std::vector<int> ids;
-  int maxTokens = 16;
-  rt::SamplingOptions sampling;
-  std::vector<std::string> stop;
-  bool stream = false;
-  bool chat = false;
 };
 
 /// Holds back text that may be the start of a stop string.
@@ -108,190 +89,14 @@ struct Server::Impl {
     freed.notify_one();
   }
 
-  /// Parses and checks the body; fills `r` or returns the error.
-  bool parse(const std::string &body, bool chat, Request &r, ApiError &e);
   void handle(const httplib::Request &req, httplib::Response &res, bool chat);
 };
 
-bool Server::Impl::parse(const std::string &body, bool chat, Request &r, ApiError &e) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) {
-    e.message = "the request body is not valid JSON";
-    return false;
-  }
-  if (!j.is_object()) {
-    e.message = "the request body must be a JSON object";
-    return false;
-  }
-  auto bad = [&](const char *param, const std::string &msg) {
-    e.param = param;
-    e.message = msg;
-    return false;
-  };
-  if (j.contains("model") && !j["model"].is_null()) {
-    if (!j["model"].is_string())
-      return bad("model", "'model' must be a string");
-    std::string m = j["model"].get<std::string>();
-    if (m != name) {
-      e.status = 404;
-      e.code = "model_not_found";
-      e.param = "model";
-      e.message = "the model '" + m + "' does not exist; this server has '" + name + "'";
-      return false;
-    }
-  }
-  r.chat = chat;
-  r.maxTokens = chat ? std::min(256, opts.maxTokens) : std::min(16, opts.maxTokens);
-  const char *maxKey = j.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-  if (j.contains(maxKey) && !j[maxKey].is_null()) {
-    if (!j[maxKey].is_number_integer())
-      return bad(maxKey, std::string("'") + maxKey + "' must be an integer");
-    long long v = j[maxKey].get<long long>();
-    if (v < 1 || v > opts.maxTokens)
-      return bad(maxKey, std::string("'") + maxKey + "' must be between 1 and " +
-                             std::to_string(opts.maxTokens) + ", got " + std::to_string(v));
-    r.maxTokens = int(v);
-  }
-  auto number = [&](const char *key, double lo, double hi, bool loOpen, double &out) {
-    if (!j.contains(key) || j[key].is_null())
-      return true;
-    if (!j[key].is_number())
-      return bad(key, std::string("'") + key + "' must be a number");
-    double v = j[key].get<double>();
-    if (!(v <= hi) || (loOpen ? !(v > lo) : !(v >= lo)))
-    {
-      char range[64];
-      std::snprintf(range, sizeof(range), "%s%g, %g]", loOpen ? "(" : "[", lo, hi);
-      return bad(key, std::string("'") + key + "' must be in " + range + ", got " + j[key].dump());
-    }
-    out = v;
-    return true;
-  };
-  double temperature = 1.0, topP = 1.0, zero = 0;
-  if (!number("temperature", 0, 2, false, temperature) || !number("top_p", 0, 1, true, topP))
-    return false;
-  for (const char *k : {"presence_penalty", "frequency_penalty"}) {
-    if (!number(k, -2, 2, false, zero))
-      return false;
-    if (zero != 0)
-      return bad(k, std::string("'") + k + "' is not supported (only 0)");
-  }
-  r.sampling.temperature = float(temperature);
-  r.sampling.topP = float(topP);
-  r.sampling.greedy = temperature == 0;
-  if (j.contains("top_k") && !j["top_k"].is_null()) {
-    if (!j["top_k"].is_number_integer() || j["top_k"].get<long long>() < 0)
-      return bad("top_k", "'top_k' must be an integer >= 0");
-    r.sampling.topK = int(std::min<long long>(j["top_k"].get<long long>(), 1 << 30));
-  }
-  r.sampling.seed = counter++;
-  if (j.contains("seed") && !j["seed"].is_null()) {
-    if (!j["seed"].is_number_integer())
-      return bad("seed", "'seed' must be an integer");
-    r.sampling.seed = uint64_t(j["seed"].get<long long>());
-  }
-  if (j.contains("n") && !j["n"].is_null() && (!j["n"].is_number_integer() || j["n"].get<long long>() != 1))
-    return bad("n", "'n' must be 1 (one choice per request)");
-  if (j.contains("stream") && !j["stream"].is_null()) {
-    if (!j["stream"].is_boolean())
-      return bad("stream", "'stream' must be true or false");
-    r.stream = j["stream"].get<bool>();
-  }
-  if (j.contains("logprobs") && !j["logprobs"].is_null() &&
-      !(j["logprobs"].is_boolean() && !j["logprobs"].get<bool>()))
-    return bad("logprobs", "'logprobs' is not supported");
-  if (j.contains("echo") && j["echo"].is_boolean() && j["echo"].get<bool>())
-    return bad("echo", "'echo' is not supported");
-  if (j.contains("stop") && !j["stop"].is_null()) {
-    const json &s = j["stop"];
-    if (s.is_string()) {
-      r.stop.push_back(s.get<std::string>());
-    } else if (s.is_array() && s.size() <= 4) {
-      for (const json &x : s) {
-        if (!x.is_string())
-          return bad("stop", "'stop' must be a string or up to 4 strings");
-        r.stop.push_back(x.get<std::string>());
-      }
-    } else {
-      return bad("stop", "'stop' must be a string or up to 4 strings");
-    }
-    for (const std::string &x : r.stop)
-      if (x.empty())
-        return bad("stop", "'stop' strings must not be empty");
-  }
-
-  if (chat) {
-    if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
-      return bad("messages", "'messages' must be a non-empty array");
-    std::vector<rt::ChatMessage> msgs;
-    size_t i = 0;
-    for (const json &m : j["messages"]) {
-      std::string where = "messages[" + std::to_string(i++) + "]";
-      if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
-        return bad("messages", where + " must be an object with a string 'role'");
-      rt::ChatMessage cm{m["role"].get<std::string>(), ""};
-      const json &c = m.contains("content") ? m["content"] : json(nullptr);
-      if (c.is_string()) {
-        cm.content = c.get<std::string>();
-      } else if (c.is_array()) {
-        for (const json &part : c) {
-          if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-              !part["text"].is_string())
-            return bad("messages", where + ".content: only text parts are supported");
-          cm.content += part["text"].get<std::string>();
-        }
-      } else {
-        return bad("messages", where + ".content must be a string or an array of text parts");
-      }
-      msgs.push_back(std::move(cm));
-    }
-    // A trailing assistant message is a prefix the reply continues.
-    std::string prefill;
-    bool continueLast = msgs.back().role == "assistant";
-    if (continueLast) {
-      prefill = msgs.back().content;
-      msgs.pop_back();
-      if (msgs.empty())
-        return bad("messages", "an assistant message to continue needs a user message before it");
-    }
-    std::string text;
-    Status st = tmpl.render(msgs, text);
-    if (!st.ok)
-      return bad("messages", st.message);
-    if (continueLast)
-      text += (tmpl.style() == rt::ChatTemplate::Style::Llama2 ? " " : "") + prefill;
-    r.ids = tok.encode(text, tmpl.addBos());
-  } else {
-    if (!j.contains("prompt"))
-      return bad("prompt", "'prompt' is required");
-    const json &p = j["prompt"];
-    std::string text;
-    if (p.is_string())
-      text = p.get<std::string>();
-    else if (p.is_array() && p.size() == 1 && p[0].is_string())
-      text = p[0].get<std::string>();
-    else
-      return bad("prompt", "'prompt' must be a string (or an array of one string)");
-    r.ids = tok.encode(text, true);
-  }
-  if (r.ids.empty())
-    return bad(chat ? "messages" : "prompt", "the prompt is empty");
-  int limit = opts.maxPromptTokens > 0 ? opts.maxPromptTokens : maxCtx - r.maxTokens;
-  if (int(r.ids.size()) > limit || int(r.ids.size()) + r.maxTokens > maxCtx) {
-    e.code = "context_length_exceeded";
-    return bad(chat ? "messages" : "prompt",
-               "the prompt is " + std::to_string(r.ids.size()) + " tokens; with max_tokens " +
-                   std::to_string(r.maxTokens) + " this model takes at most " +
-                   std::to_string(std::max(0, std::min(limit, maxCtx - r.maxTokens))) +
-                   " prompt tokens (its context is " + std::to_string(maxCtx) + ")");
-  }
-  return true;
-}
-
 void Server::Impl::handle(const httplib::Request &req, httplib::Response &res, bool chat) {
-  auto r = std::make_shared<Request>();
+  auto r = std::make_shared<CompletionRequest>();
   ApiError e;
-  if (!parse(req.body, chat, *r, e))
+  RequestLimits limits{name, opts.maxTokens, opts.maxPromptTokens, maxCtx};
+  if (!parseCompletionRequest(req.body, chat, limits, tok, tmpl, counter++, *r, e))
     return sendError(res, e);
   const uint64_t id = counter++;
   const std::string rid = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(id);
@@ -506,7 +311,7 @@ std::unique_ptr<Server> Server::create(const rt::Model &model, const ServerOptio
       e.message = "the request body is too large";
     else
       e.message = "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
-    res.set_content(errorBody(e).dump(), "application/json");
+    res.set_content(errorJson(e), "application/json");
   });
   h.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr ep) {
     std::string what = "internal error";

@@ -8,7 +8,7 @@
 set -euo pipefail
 src="$1"; out="$2"; corp="$3"; secs="$4"; shift 4
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mub mua tokenizer examples onnx safetensors peft tokenizer-json target qdq-check calib)
+[ ${#targets[@]} -gt 0 ] || targets=(mub mua tokenizer examples chat onnx safetensors peft tokenizer-json target qdq-check calib)
 cc=$(command -v clang++-22 || true)
 if [ -z "$cc" ] || ! ls /usr/lib/llvm-22/lib/clang/*/lib/*/libclang_rt.fuzzer*.a > /dev/null 2>&1; then
   echo "clang-22 with libFuzzer (clang-22 libfuzzer-22-dev libclang-rt-22-dev) not installed: skipped"

@@ -10,7 +10,7 @@
 # tokenizer, or nothing). Also the seed files of test/fuzz/mutation-run.sh.
 set -euo pipefail
 src="$1"; tools="$2"; out="$3"; shared="${4:-}"; py="${5:-python3}"
-rm -rf "$out"; mkdir -p "$out"/{mub,mua,onnx,safetensors,peft,tokenizer-json,tokenizer,target,examples,calib,qdq-check,work}
+rm -rf "$out"; mkdir -p "$out"/{mub,mua,onnx,safetensors,peft,tokenizer-json,tokenizer,target,examples,calib,qdq-check,chat,work}
 w="$out/work"
 compile="$tools/mu-compile"
 "$py" "$src/tools/mu-gen-checkpoint.py" --shape micro-tiny --format both --out "$w/m" > /dev/null
@@ -53,6 +53,15 @@ printf '\x03{"format": "mu-activation-ranges", "version": 1, "tensors": {"x": {"
 "$compile" "$w/m/model.safetensors" --target cpu --quant=w8a8 --calib "$w/calib.ids" --calib-seqs 4 --calib-len 32 \
   --emit=qdq-onnx -o "$w/qdq" 2> "$w/compile.log" || { cat "$w/compile.log"; exit 1; }
 cp "$w/qdq/decode.onnx" "$out/qdq-check/decode.onnx"
+# What the handoff and mu-serve read (FuzzChat.cpp): byte 0 the reader
+# (0 SSE, 1 chat body, 2 completions body, 3 seam), byte 1 the read split.
+printf '\x00\x01data: {"choices":[{"delta":{"content":" the"}}]}\r\n\r\n: ping\n\ndata: {"choices":[{"text":" end."}]}\n\ndata: [DONE]\n\n' > "$out/chat/sse"
+printf '\x00\x04event: x\ndata: {"choices":[{"delta":\ndata: {"content":"a"}}]}\n\ndata: {"error":{"message":"overloaded"}}\n\n' > "$out/chat/sse-error"
+printf '\x01\x00{"model":"model","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Turn on wifi"},{"role":"assistant","content":"Sure, I"}],"max_tokens":8,"temperature":0.5,"top_p":0.9,"stop":["\\n"],"stream":true}' > "$out/chat/chat-body"
+printf '\x01\x01{"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"seed":3,"top_k":5}' > "$out/chat/chat-parts"
+printf '\x02\x08{"model":"model","prompt":"Once upon a time","max_tokens":4,"n":1,"logprobs":false}' > "$out/chat/completions-body"
+printf '\x03\x02The cat sat on\0 on the mat, and then it slept.' > "$out/chat/seam-overlap"
+printf '\x03\x00Well, I think\0, perhaps \xe2\x80\x94 not' > "$out/chat/seam-punct"
 printf 'Once upon a time, \xc3\xa9t\xc3\xa9 <|im_end|>\n' > "$out/tokenizer/text"
 printf '\x01\x00\x05\x00\xff\x01\x00\x02' > "$out/tokenizer/ids"
 if [ -f "$shared/models/stories260k/tokenizer.json" ]; then

@@ -10,7 +10,7 @@
 set -uo pipefail
 bin="$1"; corp="$2"; secs="$3"; shift 3
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mub mua tokenizer examples onnx safetensors peft tokenizer-json target qdq-check calib)
+[ ${#targets[@]} -gt 0 ] || targets=(mub mua tokenizer examples chat onnx safetensors peft tokenizer-json target qdq-check calib)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 export MU_FUZZ_TMP="${MU_FUZZ_TMP:-$(mktemp -d)}"
@@ -25,6 +25,7 @@ for t in "${targets[@]}"; do
     mua) base="$corp/base.mub" ;;
     tokenizer) base="$corp/tok.mub" ;;
     calib) base="$corp/tok.mub"; [ -f "$base" ] || base="$corp/seq2seq.mub" ;;
+    chat) [ -f "$corp/tok.mub" ] && base="$corp/tok.mub" ;;
   esac
   if [ -n "$base" ] && [ ! -f "$base" ]; then echo "fuzz-$t: no base model, skipped"; continue; fi
   ran=$((ran + 1))
