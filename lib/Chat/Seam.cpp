@@ -48,6 +48,17 @@ std::vector<Span> words(const std::string &s) {
 }
 
 bool startsWith(const std::string &s, const char *p) { return s.compare(0, std::strlen(p), p) == 0; }
+
+/// The start of the continuation's text is a proper prefix of something
+/// the spacing rules of resolve() tell apart ("n't", "'s", "\u2019s", a
+/// 3-byte quote or ellipsis): more bytes are needed to pick the join.
+bool joinNeedsMore(const std::string &body) {
+  if (body == "n" || body == "n'" || body == "'")
+    return true;
+  if (!body.empty() && (unsigned char)body[0] == 0xE2)
+    return body.size() < 3 || (startsWith(body, "\xE2\x80\x99") && body.size() < 4);
+  return false;
+}
 bool endsWith(const std::string &s, const char *p) {
   size_t n = std::strlen(p);
   return s.size() >= n && s.compare(s.size() - n, n, p) == 0;
@@ -121,9 +132,11 @@ bool Seam::tryDecide(bool final) {
   }
   if (pending)
     return false;
-  // The overlap is known; the join waits for the first character after it.
+  // The overlap is known; the join waits for the first character after it,
+  // and for as much more as the spacing rules look at.
   size_t cut = best ? ws[size_t(best) - 1].end : 0;
-  if (!final && buffer_.find_first_not_of(" \t\r\n\f\v", cut) == std::string::npos)
+  size_t first = buffer_.find_first_not_of(" \t\r\n\f\v", cut);
+  if (!final && (first == std::string::npos || joinNeedsMore(buffer_.substr(first))))
     return false;
   overlapWords_ = best;
   if (best)

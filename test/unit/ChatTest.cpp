@@ -101,6 +101,11 @@ TEST(Seam, CraftedContinuations) {
       {"I", "'m fine.", "I'm fine.", 0},
       {"It", " doesn't matter.", "It doesn't matter.", 0},
       {"Wait", "...", "Wait...", 0},
+      // multi-byte punctuation decides the join only once it is whole
+      // (streamed a byte at a time: found by fuzz-chat)
+      {"I", "\xE2\x80\x99m fine.", "I\xE2\x80\x99m fine.", 0},
+      {"Wait", "\xE2\x80\xA6 what?", "Wait\xE2\x80\xA6 what?", 0},
+      {"He said \xE2\x80\x9Chi", "\xE2\x80\x9D and left.", "He said \xE2\x80\x9Chi\xE2\x80\x9D and left.", 0},
       // an opening quote/bracket/dash at the end of the opener: no space
       {"He said \"", "hello\".", "He said \"hello\".", 0},
       {"The answer (", "42) is.", "The answer (42) is.", 0},
