@@ -307,12 +307,18 @@ void requantizeRow(const int64_t *acc, const LinearPlan &plan, int64_t c0, int64
 }
 
 /// One row of outputs for channels [c0, c1) from their accumulators.
-void epilogue(const int64_t *acc, const LinearPlan &plan, int64_t c0, int64_t c1, TensorRef &y,
-              int64_t rowOffset, int32_t lo, int32_t hi) {
+void epilogue(const KernelTable &kt, const int64_t *acc, const LinearPlan &plan, int64_t c0,
+              int64_t c1, TensorRef &y, int64_t rowOffset, int32_t lo, int32_t hi) {
   if (y.dtype == DType::F32) {
     float *out = static_cast<float *>(y.data) + rowOffset;
     for (int64_t c = c0; c < c1; ++c)
       out[c] = float(double(acc[c - c0] + plan.base[size_t(c)]) * plan.realScale[size_t(c)]);
+    return;
+  }
+  if (plan.narrowAcc && kt.requantize) {
+    int bytes = y.dtype == DType::I8 || y.dtype == DType::U8 ? 1 : 2;
+    kt.requantize(acc, plan.base.data() + c0, plan.mult.data() + c0, plan.yZero.data() + c0,
+                  c1 - c0, lo, hi, static_cast<uint8_t *>(y.data) + (rowOffset + c0) * bytes, bytes);
     return;
   }
   auto run = [&](auto *out) {
@@ -417,7 +423,7 @@ std::string integerLinear(const TensorRef &x, const TensorRef &w, const TensorRe
         kt.dotI16(static_cast<const int16_t *>(xrows), M, ldx, pw, N, K, c0, c1, acc, width);
       int64_t ch0 = c0 * 16, chEnd = std::min(N, c1 * 16);
       for (int64_t r = 0; r < M; ++r)
-        epilogue(acc + r * width, plan, ch0, chEnd, y, r * N, ylo, yhi);
+        epilogue(kt, acc + r * width, plan, ch0, chEnd, y, r * N, ylo, yhi);
     }
   });
   return "";

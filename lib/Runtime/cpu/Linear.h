@@ -64,6 +64,13 @@ using QuantizeFn = void (*)(const float *x, int64_t rows, int64_t count, const f
 using DequantizeFn = void (*)(const void *q, int bytes, int64_t rows, int64_t count,
                               const float *scale, const int32_t *zp, bool perChannel, float *x);
 
+/// The integer epilogue of one row when |acc + base| < 2^31 (narrow):
+/// y[c] = clamp(((acc[c] + base[c]) * m[c].multiplier + 2^(m[c].shift - 1))
+///        >> m[c].shift + zp[c], lo, hi) for c < n, as requantize() of
+/// mu/runtime/Integer.h; `bytes` 1 or 2 (signedness is in lo/hi).
+using RequantizeFn = void (*)(const int64_t *acc, const int64_t *base,
+                              const FixedPointMultiplier *m, const int32_t *zp, int64_t n,
+                              int32_t lo, int32_t hi, void *y, int bytes);
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
@@ -72,6 +79,7 @@ struct KernelTable {
   WeightedSumFn weightedSum;
   QuantizeFn quantize;
   DequantizeFn dequantize;
+  RequantizeFn requantize = nullptr; ///< null: the scalar epilogue
 };
 
 /// Quantize/Dequantize of int8/int16 tensors, per tensor or per channel

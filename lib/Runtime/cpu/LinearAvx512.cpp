@@ -17,6 +17,8 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
 namespace mu {
 namespace rt {
 namespace cpu {
@@ -72,6 +74,57 @@ inline void blockI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, i
   }
 }
 
+/// As blockI8, over rows already biased to unsigned (x + 128): the
+/// broadcasts come straight from memory (no scalar xor, no GPR -> vector
+/// move competing with the multiply port).
+template <int MR, int NT>
+inline void blockU8(const uint8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+                    int64_t t, int64_t *acc, int64_t ldacc) {
+  int64_t groups = groupsOf(k);
+  const uint8_t *tile[NT];
+  for (int j = 0; j < NT; ++j)
+    tile[j] = w + (t + j) * groups * 64;
+  __m512i a[MR][NT];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NT; ++j)
+      a[r][j] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i wv[NT];
+    for (int j = 0; j < NT; ++j)
+      wv[j] = _mm512_loadu_si512(tile[j] + g * 64);
+    for (int r = 0; r < MR; ++r) {
+      __m512i xb = _mm512_set1_epi32(load4(x + r * ldx + 4 * g));
+      for (int j = 0; j < NT; ++j)
+        a[r][j] = _mm512_dpbusd_epi32(a[r][j], xb, wv[j]);
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    alignas(64) int32_t sums[16];
+    for (int c = 0; c < 16; ++c)
+      sums[c] = rowSum(w, n, k, (t + j) * 16 + c) * 128;
+    __m512i corr = _mm512_load_si512(sums);
+    for (int r = 0; r < MR; ++r) {
+      __m512i v = _mm512_sub_epi32(a[r][j], corr);
+      int64_t *dst = acc + r * ldacc + j * 16;
+      _mm512_storeu_si512(dst, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
+      _mm512_storeu_si512(dst + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+    }
+  }
+}
+
+/// MR rows over tiles [t0, t1): 4 tiles per block where they are there.
+template <int MR>
+inline void rowsU8(const uint8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k,
+                   int64_t t0, int64_t t1, int64_t *acc, int64_t ldacc) {
+  int64_t t = t0;
+  for (; t + 4 <= t1; t += 4)
+    blockU8<MR, 4>(x, ldx, w, n, k, t, acc + (t - t0) * 16, ldacc);
+  for (; t + 2 <= t1; t += 2)
+    blockU8<MR, 2>(x, ldx, w, n, k, t, acc + (t - t0) * 16, ldacc);
+  for (; t < t1; ++t)
+    blockU8<MR, 1>(x, ldx, w, n, k, t, acc + (t - t0) * 16, ldacc);
+}
+
 template <int MR>
 inline void rowsI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, int64_t k, int64_t t0,
                    int64_t t1, int64_t *acc, int64_t ldacc) {
@@ -90,8 +143,29 @@ void dotI8(const int8_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t n,
     return;
   }
   int64_t r = 0;
-  for (; r + 4 <= m; r += 4)
-    rowsI8<4>(x + r * ldx, ldx, w, n, k, t0, t1, acc + r * ldacc, ldacc);
+  if (m >= 4) {
+    // Prefill: bias the rows once per call (m * k bytes against m * k * 16 *
+    // (t1 - t0) multiply-adds), then 4 rows x 4 tiles per block.
+    thread_local std::vector<uint8_t> biased;
+    int64_t kp = groupsOf(k) * 4, rows = m / 4 * 4;
+    if (biased.size() < size_t(rows * kp))
+      biased.resize(size_t(rows * kp));
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    for (int64_t i = 0; i < rows; ++i) {
+      const int8_t *src = x + i * ldx;
+      uint8_t *dst = biased.data() + i * kp;
+      int64_t j = 0;
+      for (; j + 64 <= kp; j += 64)
+        _mm512_storeu_si512(dst + j, _mm512_xor_si512(_mm512_loadu_si512(src + j), flip));
+      if (j < kp) {
+        __mmask64 mk = (~__mmask64(0)) >> (64 - (kp - j));
+        _mm512_mask_storeu_epi8(dst + j, mk,
+                                _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, src + j), flip));
+      }
+    }
+    for (; r + 4 <= m; r += 4)
+      rowsU8<4>(biased.data() + r * kp, kp, w, n, k, t0, t1, acc + r * ldacc, ldacc);
+  }
   for (; r < m; ++r)
     rowsI8<1>(x + r * ldx, ldx, w, n, k, t0, t1, acc + r * ldacc, ldacc);
 }
@@ -147,12 +221,40 @@ void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t 
       });
 }
 
+/// The narrow epilogue, 8 channels per step: acc + base fits int32, so
+/// `vpmuldq` (low 32 bits of each 64-bit lane, signed) gives the exact
+/// 64-bit product; the rounding shift is per lane (`vpsravq`). Clamping the
+/// shifted value to int32 and then (plus the zero point) to [lo, hi] equals
+/// clamping once to [lo, hi]: [lo, hi] lies inside int32 and |zp| < 2^16.
+void requantize(const int64_t *acc, const int64_t *base, const FixedPointMultiplier *m,
+                const int32_t *zp, int64_t n, int32_t lo, int32_t hi, void *y, int bytes) {
+  static_assert(sizeof(FixedPointMultiplier) == 8, "multiplier, shift as one 64-bit lane");
+  const __m512i one = _mm512_set1_epi64(1), vlo = _mm512_set1_epi64(lo),
+                vhi = _mm512_set1_epi64(hi);
+  for (int64_t c = 0; c < n; c += 8) {
+    __mmask8 k = n - c >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - c)) - 1);
+    __m512i v = _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc + c),
+                                 _mm512_maskz_loadu_epi64(k, base + c));
+    __m512i ms = _mm512_maskz_loadu_epi64(k, m + c); // multiplier | shift << 32
+    __m512i shift = _mm512_srli_epi64(ms, 32);
+    __m512i p = _mm512_mul_epi32(v, ms);
+    p = _mm512_add_epi64(p, _mm512_sllv_epi64(one, _mm512_sub_epi64(shift, one)));
+    p = _mm512_srav_epi64(p, shift);
+    p = _mm512_add_epi64(p, _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(k, zp + c)));
+    p = _mm512_min_epi64(_mm512_max_epi64(p, vlo), vhi);
+    if (bytes == 1)
+      _mm512_mask_cvtepi64_storeu_epi8(static_cast<int8_t *>(y) + c, k, p);
+    else
+      _mm512_mask_cvtepi64_storeu_epi16(static_cast<int16_t *>(y) + c, k, p);
+  }
+}
+
 } // namespace
 
 const KernelTable &avx512Kernels() {
   static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().scores,
                              avx2Kernels().weightedSum, avx2Kernels().quantize,
-                             avx2Kernels().dequantize};
+                             avx2Kernels().dequantize, requantize};
   return t;
 }
 
