@@ -629,6 +629,33 @@ Status Model::verify() {
                                ", which is a " +
                                (ot->storage() == mub::Storage::Constant ? "constant" : "program input"));
       }
+      // An output may share an input's arena slot exactly (in place, a
+      // Reshape's alias) but never overlap it partially: kernels read their
+      // inputs while they write.
+      auto inArena = [&](const mub::Tensor *t) {
+        return t->storage() == mub::Storage::Arena || t->storage() == mub::Storage::Output;
+      };
+      for (int j = 0; j < no; ++j) {
+        const mub::Tensor *ot = p->tensors()->Get(in->outputs()->Get(j));
+        if (!inArena(ot) || ot->size() == 0)
+          continue;
+        for (int i = 0; i < ni; ++i) {
+          int32_t ii = in->inputs()->Get(i);
+          if (ii < 0)
+            continue;
+          const mub::Tensor *it = p->tensors()->Get(ii);
+          if (!inArena(it) || it->size() == 0 || it->offset() == ot->offset())
+            continue;
+          if (it->offset() < ot->offset() + ot->size() && ot->offset() < it->offset() + it->size())
+            return Status::error(
+                "program '" + p->name()->str() + "' instruction " + std::to_string(k) + " (" +
+                mub::EnumNameOpCode(in->op()) + "): output tensor " +
+                std::to_string(in->outputs()->Get(j)) + " at arena [" +
+                std::to_string(ot->offset()) + ", +" + std::to_string(ot->size()) +
+                ") partly overlaps input tensor " + std::to_string(ii) + " at [" +
+                std::to_string(it->offset()) + ", +" + std::to_string(it->size()) + ")");
+        }
+      }
       for (int j = 0; j < ni; ++j)
         if (in->inputs()->Get(j) < 0 && !operandOptional(in->op(), size_t(j)))
           return Status::error("program '" + p->name()->str() + "' instruction " +

@@ -1,8 +1,8 @@
 //===- OpenerTest.cpp - openers stopped from another thread ---------------===//
 //
 // Compiles stories260k with the mu-compile that was built next to this test
-// (MU_TOOLS_DIR) and runs openers on a worker thread while the test thread
-// cancels them.
+// (MU_TOOLS_DIR, else the build's tools directory) and runs openers on a
+// worker thread while the test thread cancels them.
 //
 //===----------------------------------------------------------------------===//
 #include "mu/runtime/Opener.h"
@@ -26,6 +26,10 @@ std::string storiesArtifact() {
   static std::string path = [] {
     const char *shared = std::getenv("MU_SHARED_DIR");
     const char *tools = std::getenv("MU_TOOLS_DIR");
+#ifdef MU_TOOLS_DIR_DEFAULT
+    if (!tools)
+      tools = MU_TOOLS_DIR_DEFAULT;
+#endif
     if (!shared || !tools)
       return std::string();
     std::string ckpt = std::string(shared) + "/models/stories260k/model.safetensors";

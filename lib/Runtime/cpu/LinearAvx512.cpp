@@ -63,7 +63,7 @@ inline void blockI8(const int8_t *x, int64_t ldx, const uint8_t *w, int64_t n, i
   for (int j = 0; j < NT; ++j) {
     alignas(64) int32_t sums[16];
     for (int c = 0; c < 16; ++c)
-      sums[c] = rowSum(w, n, k, (t + j) * 16 + c) * 128;
+      sums[c] = int32_t(uint32_t(rowSum(w, n, k, (t + j) * 16 + c)) * 128u); // wraps as dpbusd does
     __m512i corr = _mm512_load_si512(sums);
     for (int r = 0; r < MR; ++r) {
       __m512i v = _mm512_sub_epi32(a[r][j], corr);
@@ -101,7 +101,7 @@ inline void blockU8(const uint8_t *x, int64_t ldx, const uint8_t *w, int64_t n, 
   for (int j = 0; j < NT; ++j) {
     alignas(64) int32_t sums[16];
     for (int c = 0; c < 16; ++c)
-      sums[c] = rowSum(w, n, k, (t + j) * 16 + c) * 128;
+      sums[c] = int32_t(uint32_t(rowSum(w, n, k, (t + j) * 16 + c)) * 128u); // wraps as dpbusd does
     __m512i corr = _mm512_load_si512(sums);
     for (int r = 0; r < MR; ++r) {
       __m512i v = _mm512_sub_epi32(a[r][j], corr);
@@ -254,7 +254,7 @@ void requantize(const int64_t *acc, const int64_t *base, const FixedPointMultipl
 const KernelTable &avx512Kernels() {
   static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().scores,
                              avx2Kernels().weightedSum, avx2Kernels().quantize,
-                             avx2Kernels().dequantize, requantize};
+                             avx2Kernels().dequantize, requantize, avx2Kernels().siluMul};
   return t;
 }
 

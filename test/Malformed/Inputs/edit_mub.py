@@ -85,3 +85,21 @@ case("state-too-large", lambda j: j["states"][0].update(max_shape=[1 << 20, 1 <<
                                                         size=4 << 60))
 case("lora-sites-in-v3", lambda j: j.update(format_version=3,
                                             lora_sites=[{"name": "x", "in_features": 4, "out_features": 4}]))
+
+
+def overlap(j):
+    """An instruction output moved to start 64 bytes into its first input."""
+    p = prog(j)
+    ts = p["tensors"]
+    for ins in p["instrs"]:
+        i, o = ins["inputs"][0], ins["outputs"][0]
+        if i < 0 or ts[i]["storage"] != "Arena" or ts[o]["storage"] != "Arena":
+            continue
+        at = ts[i].get("offset", 0) + 64
+        if ts[i]["size"] > 64 and at + ts[o]["size"] <= p["arena_size"]:
+            ts[o]["offset"] = at
+            return
+    raise SystemExit("no arena-to-arena instruction to overlap")
+
+
+case("output-overlaps-input", overlap)
