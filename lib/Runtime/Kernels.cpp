@@ -1596,7 +1596,14 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     int64_t kind = ints.empty() ? 0 : ints[0], n = o.numel();
     const float *g = static_cast<const float *>(ins[0]->data), *u = static_cast<const float *>(ins[1]->data);
     float *y = static_cast<float *>(o.data);
+    // SwiGLU (kind 0) in f32 through the kernel table (cpu/FastMath.h: the
+    // same bits in every family); GELU and ReLU gates in double.
+    cpu::SiluMulFn silu = cpu::kernels(activeIsa()).siluMul;
+    if (!silu)
+      silu = cpu::siluMulPortable;
     parallelRanges(scratch.pool, n, 512, [&](int64_t b, int64_t e) {
+      if (kind == 0)
+        return silu(g + b, u + b, y + b, e - b);
       for (int64_t i = b; i < e; ++i)
         y[i] = float(activation(kind, g[i]) * u[i]);
     });

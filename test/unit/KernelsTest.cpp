@@ -246,3 +246,43 @@ TEST(Kernels, RoundThroughFp16AndBf16) {
   EXPECT_EQ(bf[2], 70144.0f);                // BF16 keeps FP32's range
   EXPECT_TRUE(std::isnan(bf[3]));
 }
+
+/// SwiGLU's silu(g) * u: every family gives the portable kernel's bits
+/// (cpu/FastMath.h), within a few ulp of the double-precision formula
+/// (clamped ends, zeros, infinities, odd lengths included).
+TEST(Kernels, SiluMulSameBitsEveryFamily) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 4.0f);
+  std::vector<float> g, u;
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 87.0f, 88.5f, 100.0f, -87.0f, -88.5f, -100.0f,
+                  -1e30f, 1e30f, INFINITY, -INFINITY}) {
+    g.push_back(v);
+    u.push_back(1.0f);
+  }
+  for (int i = 0; i < 1001; ++i) {
+    g.push_back(nd(rng));
+    u.push_back(nd(rng));
+  }
+  int64_t n = int64_t(g.size());
+  std::vector<float> ref(g.size()), got(g.size());
+  cpu::siluMulPortable(g.data(), u.data(), ref.data(), n);
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::fabs(g[i]) > 1e20f) // beyond the clamp: only the same bits everywhere
+      continue;
+    double want = double(g[i]) / (1.0 + std::exp(-double(g[i]))) * double(u[i]);
+    EXPECT_NEAR(ref[i], want, 4e-7 * std::fabs(want) + 1e-35) << "g " << g[i] << " u " << u[i];
+  }
+  for (Isa isa : families()) {
+    cpu::SiluMulFn f = cpu::kernels(isa).siluMul;
+    ASSERT_NE(f, nullptr) << isaName(isa);
+    for (int64_t len : {n, n - 1, int64_t(7), int64_t(1)}) {
+      std::fill(got.begin(), got.end(), -7.0f);
+      f(g.data(), u.data(), got.data(), len);
+      for (int64_t i = 0; i < len; ++i)
+        EXPECT_EQ(std::memcmp(&got[size_t(i)], &ref[size_t(i)], 4), 0)
+            << isaName(isa) << " g " << g[size_t(i)] << ": " << got[size_t(i)] << " vs " << ref[size_t(i)];
+      if (len < n)
+        EXPECT_EQ(got[size_t(len)], -7.0f) << isaName(isa) << " wrote past n";
+    }
+  }
+}

@@ -9,6 +9,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
+#include "FastMath.h"
 
 #include "../IntAccess.h"
 
@@ -146,10 +147,15 @@ void dequantizePortable(const void *q, int bytes, int64_t rows, int64_t count, c
 
 } // namespace
 
+void siluMulPortable(const float *g, const float *u, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = fm::siluMul(g[i], u[i]);
+}
+
 const KernelTable &portableKernels() {
   static const KernelTable t{dotI8Portable,       dotI16Portable,   nullptr,
                              scoresPortable,      weightedSumPortable, quantizePortable,
-                             dequantizePortable};
+                             dequantizePortable, nullptr,          siluMulPortable};
   return t;
 }
 

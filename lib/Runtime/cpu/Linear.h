@@ -71,6 +71,9 @@ using DequantizeFn = void (*)(const void *q, int bytes, int64_t rows, int64_t co
 using RequantizeFn = void (*)(const int64_t *acc, const int64_t *base,
                               const FixedPointMultiplier *m, const int32_t *zp, int64_t n,
                               int32_t lo, int32_t hi, void *y, int bytes);
+/// y[i] = silu(g[i]) * u[i] for i < n, with the f32 exp of FastMath.h: the
+/// same bits in every family.
+using SiluMulFn = void (*)(const float *g, const float *u, float *y, int64_t n);
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
@@ -80,7 +83,10 @@ struct KernelTable {
   QuantizeFn quantize;
   DequantizeFn dequantize;
   RequantizeFn requantize = nullptr; ///< null: the scalar epilogue
+  SiluMulFn siluMul = nullptr;       ///< null: siluMulPortable
 };
+
+void siluMulPortable(const float *g, const float *u, float *y, int64_t n);
 
 /// Quantize/Dequantize of int8/int16 tensors, per tensor or per channel
 /// along the last axis, through the kernel table; false: not this layout.

@@ -14,6 +14,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
+#include "FastMath.h"
 #include "TileLoop.h"
 
 #include <immintrin.h>
@@ -394,10 +395,44 @@ void dequantize(const void *q, int bytes, int64_t rows, int64_t count, const flo
   }
 }
 
+/// fm::exp, 8 lanes: the same operations in the same order.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(fm::kExpLo)), _mm256_set1_ps(fm::kExpHi));
+  const __m256 round = _mm256_set1_ps(fm::kRound);
+  __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(fm::kLog2e)), round), round);
+  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(fm::kLn2Hi)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(fm::kLn2Lo)));
+  __m256 p = _mm256_set1_ps(fm::kP0);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(fm::kP1));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(fm::kP2));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(fm::kP3));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(fm::kP4));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(fm::kP5));
+  __m256 y = _mm256_mul_ps(p, _mm256_mul_ps(r, r));
+  y = _mm256_add_ps(y, r);
+  y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+  __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+}
+
+void siluMul(const float *g, const float *u, float *y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i);
+    __m256 e = exp8(_mm256_xor_ps(gv, sign));
+    __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; ++i)
+    y[i] = fm::siluMul(g[i], u[i]);
+}
+
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable t{dotI8, dotI16, dotF32, scores, weightedSum, quantize, dequantize};
+  static const KernelTable t{dotI8,    dotI16,     dotF32,  scores, weightedSum,
+                             quantize, dequantize, nullptr, siluMul};
   return t;
 }
 
