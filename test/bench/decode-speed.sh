@@ -47,7 +47,7 @@ echo "kernels: $($T/mu-run --help >/dev/null; echo auto) | cpu: $(grep -m1 'mode
 $T/mu-membw 2 | tee "$W/membw.txt"
 BW2=$(awk '/threads 2/ {print $4}' "$W/membw.txt")
 BW1=$(awk '/threads 1/ {print $4}' "$W/membw.txt")
-printf "\n%-10s %-6s %-3s %9s %11s %9s %8s %10s %9s\n" model scheme thr ttft_ms decode_tok_s rss_MB MB/token roofline reached
+printf "\n%-10s %-6s %-3s %9s %9s %11s %9s %8s %10s %9s\n" model scheme thr ttft_ms cold_ms decode_tok_s rss_MB MB/token roofline reached
 for entry in "${models[@]}"; do
   IFS=: read -r name ckpt schemes <<<"$entry"
   # Encoder-decoder: fewer decode steps (slow), no roofline (the encoder's
@@ -78,22 +78,23 @@ run, art, thr, ids, steps, reps = sys.argv[1:]
 res = []
 for _ in range(int(reps)):
     out = subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", steps, "--greedy", "--ignore-eos",
-                          "--json"], capture_output=True, text=True, check=True).stdout
+                          "--repeat", "3", "--json"], capture_output=True, text=True, check=True).stdout
     res.append(json.loads(out))
-print(min(r["ttft_ms"] for r in res), max(r["tokens_per_s"] for r in res),
+print(min(r["ttft_ms"] for r in res), min(r["ttft_ms_cold"] for r in res), max(r["tokens_per_s"] for r in res),
       max(r["peak_rss_kb"] for r in res) / 1024)
 PYEOF
 )
-      read ttft tps rss <<<"$best"
+      read ttft cold tps rss <<<"$best"
       bw=$([ $thr = 1 ] && echo "$BW1" || echo "$BW2")
       roof=$(awk -v b="$bw" -v m="$mb" 'BEGIN {printf "%.0f", b * 1000 / m}')
       frac=$(awk -v t="$tps" -v r="$roof" 'BEGIN {printf "%.0f%%", 100 * t / r}')
       if [ $encdec = 1 ]; then roof=n/a; frac=n/a; fi
-      printf "%-10s %-6s %-3s %9.1f %11.1f %9.1f %8s %10s %9s\n" "$name" "$scheme" "$thr" "$ttft" "$tps" "$rss" "$mb" "$roof" "$frac"
+      printf "%-10s %-6s %-3s %9.1f %9.1f %11.1f %9.1f %8s %10s %9s\n" "$name" "$scheme" "$thr" "$ttft" "$cold" "$tps" "$rss" "$mb" "$roof" "$frac"
     done
   done
 done
-echo "(roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token;"
+echo "(ttft_ms = best warm run (model loaded; --repeat 3 in each of 3 processes, mu330m 2); cold_ms = a process's first run, page faults included;"
+echo " roofline = read bandwidth / artifact bytes: every weight, incl. the tied LM head, is streamed once per token;"
 echo " mu330m: TTFT = encoder over the 64-token source + first decoder step)"
 
 # ONNX Runtime, same checkpoints and prompt: whole-sequence graph (all 64
@@ -113,8 +114,8 @@ if command -v node >/dev/null && { [ -d "$ORT/node_modules/onnxruntime-node" ] |
 import json, subprocess, sys
 run, art, thr, ids = sys.argv[1:]
 print(min(json.loads(subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "1",
-      "--greedy", "--json"], capture_output=True, text=True, check=True).stdout)["ttft_ms"]
-      for _ in range(5)))
+      "--greedy", "--repeat", "5", "--json"], capture_output=True, text=True, check=True).stdout)["ttft_ms"]
+      for _ in range(3)))
 PYEOF
 )
       printf "%-10s %-3s %14.1f %14.1f %8.2f\n" "$name" "$thr" "$ort" "$mu" "$(awk -v a="$ort" -v b="$mu" 'BEGIN {print a / b}')"
@@ -152,7 +153,7 @@ if command -v node >/dev/null && [ -d "$ORT/node_modules/onnxruntime-node" ]; th
 import json, subprocess, sys
 run, art, thr, ids = sys.argv[1:]
 rs = [json.loads(subprocess.run([run, art, "--threads", thr, "--prompt-ids", ids, "-n", "33",
-      "--greedy", "--ignore-eos", "--json"], capture_output=True, text=True, check=True).stdout)
+      "--greedy", "--ignore-eos", "--repeat", "3", "--json"], capture_output=True, text=True, check=True).stdout)
       for _ in range(3)]
 print(min(r["ttft_ms"] for r in rs), max(r["tokens_per_s"] for r in rs))
 PYEOF

@@ -28,7 +28,7 @@ namespace {
 
 std::vector<Isa> families() {
   std::vector<Isa> v;
-  for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
+  for (Isa i : kAllIsas)
     if (isaSupported(i))
       v.push_back(i);
   return v;

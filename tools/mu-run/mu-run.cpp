@@ -239,7 +239,7 @@ int main(int argc, char **argv) {
   app.add_option("--threads", threads,
                  "kernel threads (default: one per physical core); results do not depend on it");
   app.add_option("--kernels", kernelsName,
-                 "kernel family: auto (best this CPU has), portable, avx2, avx512-vnni, neon-dotprod "
+                 "kernel family: auto (best this CPU has), portable, avx2, avx512-vnni, amx-int8, neon-dotprod "
                  "(default auto; env MU_KERNELS sets the same)");
   uint64_t maxMemoryMb = 0;
   app.add_option("--max-memory", maxMemoryMb,
@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
     return fail("--threads must be 0 (auto) or positive");
   if (!kernelsName.empty() && kernelsName != "auto") {
     bool found = false;
-    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
+    for (Isa i : kAllIsas)
       if (kernelsName == isaName(i)) {
         found = true;
         if (!setKernelIsa(i))
@@ -272,7 +272,7 @@ int main(int argc, char **argv) {
 
   if (checkKernelsFlag) {
     bool allOk = true;
-    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot}) {
+    for (Isa i : kAllIsas) {
       if (!isaSupported(i))
         continue;
       int cases = 0, total = 0;

@@ -173,12 +173,16 @@ private:
 };
 
 /// Kernel families of the optimized kernels, selected at run time (cpuid).
-enum class Isa : int { Portable = 0, Avx2 = 1, Avx512Vnni = 2, NeonDot = 3 };
+enum class Isa : int { Portable = 0, Avx2 = 1, Avx512Vnni = 2, NeonDot = 3, AmxInt8 = 4 };
+/// Every family, in the order --check-kernels reports them.
+inline constexpr Isa kAllIsas[] = {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::AmxInt8,
+                                   Isa::NeonDot};
 const char *isaName(Isa isa);
 /// Whether this CPU (and this build) can run `isa`.
 bool isaSupported(Isa isa);
 /// The family the kernels use now: the best available, or MU_KERNELS
-/// (portable, avx2, avx512-vnni, neon-dotprod) when set and supported.
+/// (portable, avx2, avx512-vnni, amx-int8, neon-dotprod) when set and
+/// supported.
 Isa activeIsa();
 /// Selects a family for all sessions; false (nothing changes) if the CPU or
 /// the build lacks it. Every family gives bit-identical integer results.

@@ -12,6 +12,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define MU_X86 1
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -26,6 +30,7 @@ const char *isaName(Isa isa) {
   case Isa::Avx2: return "avx2";
   case Isa::Avx512Vnni: return "avx512-vnni";
   case Isa::NeonDot: return "neon-dotprod";
+  case Isa::AmxInt8: return "amx-int8";
   }
   return "?";
 }
@@ -33,7 +38,7 @@ const char *isaName(Isa isa) {
 namespace {
 
 struct Features {
-  bool avx2 = false, avx512vnni = false, neondot = false;
+  bool avx2 = false, avx512vnni = false, amxInt8 = false, neondot = false;
 };
 
 #ifdef MU_X86
@@ -62,6 +67,17 @@ Features detect() {
   bool vnni = c & (1u << 11);
   f.avx2 = ymm && avx2 && fma && f16c;
   f.avx512vnni = f.avx2 && zmm && avx512f && avx512bw && avx512vl && vnni;
+  // AMX: the CPU has tiles and int8 tile multiplies, the OS saves tile state
+  // (XCR0 bits 17-18) and lets this process use it (Linux asks each process
+  // to request the tile data state: ARCH_REQ_XCOMP_PERM).
+  bool amxTile = d & (1u << 24), amxInt8 = d & (1u << 25);
+  bool tileState = (xcr0 & 0x60000) == 0x60000;
+  if (f.avx512vnni && amxTile && amxInt8 && tileState) {
+#if defined(__linux__)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    f.amxInt8 = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#endif
+  }
 #elif defined(__aarch64__) && defined(__linux__)
   f.neondot = getauxval(AT_HWCAP) & HWCAP_ASIMDDP;
 #endif
@@ -87,7 +103,8 @@ bool built(Isa isa) {
   case Isa::Portable: return true;
 #ifdef MU_HAVE_X86_KERNELS
   case Isa::Avx2:
-  case Isa::Avx512Vnni: return true;
+  case Isa::Avx512Vnni:
+  case Isa::AmxInt8: return true;
 #endif
 #ifdef MU_HAVE_NEON_KERNELS
   case Isa::NeonDot: return true;
@@ -100,7 +117,9 @@ Isa best() {
   // AVX-512 VNNI first: bit-exact with the reference on a Sapphire-Rapids-
   // class CPU (mu-run --check-kernels, KernelsTest), and 1.5-2x the AVX2
   // kernel on prefill there (docs/performance.md).
-  for (Isa i : {Isa::Avx512Vnni, Isa::NeonDot, Isa::Avx2})
+  // AMX-INT8 where the OS grants it: the VNNI kernels plus tile multiplies
+  // for prefill rows, equally bit-exact.
+  for (Isa i : {Isa::AmxInt8, Isa::Avx512Vnni, Isa::NeonDot, Isa::Avx2})
     if (isaSupported(i))
       return i;
   return Isa::Portable;
@@ -109,7 +128,7 @@ Isa best() {
 Isa initial() {
   Isa isa = best();
   if (const char *env = std::getenv("MU_KERNELS")) {
-    for (Isa i : {Isa::Portable, Isa::Avx2, Isa::Avx512Vnni, Isa::NeonDot})
+    for (Isa i : kAllIsas)
       if (std::strcmp(env, isaName(i)) == 0 ||
           (i == Isa::Avx512Vnni && !std::strcmp(env, "avx512")))
         if (isaSupported(i))
@@ -132,6 +151,7 @@ bool isaSupported(Isa isa) {
   case Isa::Portable: return true;
   case Isa::Avx2: return features().avx2;
   case Isa::Avx512Vnni: return features().avx512vnni;
+  case Isa::AmxInt8: return features().amxInt8;
   case Isa::NeonDot: return features().neondot;
   }
   return false;

@@ -159,7 +159,7 @@ const KernelTable &portableKernels() {
   return t;
 }
 
-bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o) {
+bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o, ThreadPool *pool) {
   const TensorRef &q = quantize ? o : x;
   const QuantInfo &qi = *q.quant;
   if ((q.dtype != DType::I8 && q.dtype != DType::I16) || q.shape.empty() || qi.blockSize > 0)
@@ -176,15 +176,24 @@ bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o) {
     zp[c] = qi.zeroPoints ? int32_t(qi.zeroPoints[c]) : 0;
   int bytes = q.dtype == DType::I8 ? 1 : 2;
   const KernelTable &kt = kernels(activeIsa());
-  if (quantize) {
-    int32_t lo, hi;
+  int32_t lo = 0, hi = 0;
+  if (quantize)
     storageRange(q, lo, hi);
-    kt.quantize(static_cast<const float *>(x.data), n / count, count, qi.scales, zp, perChannel,
-                lo, hi, o.data, bytes);
-  } else {
-    kt.dequantize(x.data, bytes, n / count, count, qi.scales, zp, perChannel,
-                  static_cast<float *>(o.data));
-  }
+  int64_t rows = n / count;
+  auto run = [&](int64_t r0, int64_t r1) {
+    if (quantize)
+      kt.quantize(static_cast<const float *>(x.data) + r0 * count, r1 - r0, count, qi.scales, zp,
+                  perChannel, lo, hi, static_cast<uint8_t *>(o.data) + r0 * count * bytes, bytes);
+    else
+      kt.dequantize(static_cast<const uint8_t *>(x.data) + r0 * count * bytes, bytes, r1 - r0,
+                    count, qi.scales, zp, perChannel, static_cast<float *>(o.data) + r0 * count);
+  };
+  // Rows in parallel once there are >= 16K elements per thread.
+  int64_t tasks = pool ? std::min<int64_t>({int64_t(pool->size()), rows, n / 16384}) : 1;
+  if (tasks <= 1)
+    run(0, rows);
+  else
+    pool->run(int(tasks), [&](int t) { run(rows * t / tasks, rows * (t + 1) / tasks); });
   return true;
 }
 
@@ -268,6 +277,7 @@ const KernelTable &kernels(Isa isa) {
 #ifdef MU_HAVE_X86_KERNELS
   case Isa::Avx2: return avx2Kernels();
   case Isa::Avx512Vnni: return avx512Kernels();
+  case Isa::AmxInt8: return amxKernels();
 #endif
 #ifdef MU_HAVE_NEON_KERNELS
   case Isa::NeonDot: return neonKernels();

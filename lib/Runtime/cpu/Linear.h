@@ -89,13 +89,15 @@ struct KernelTable {
 void siluMulPortable(const float *g, const float *u, float *y, int64_t n);
 
 /// Quantize/Dequantize of int8/int16 tensors, per tensor or per channel
-/// along the last axis, through the kernel table; false: not this layout.
-bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o);
+/// along the last axis, through the kernel table, rows split over `pool`
+/// when there are enough; false: not this layout.
+bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o, ThreadPool *pool = nullptr);
 const KernelTable &kernels(Isa isa);
 const KernelTable &portableKernels();
 #ifdef MU_HAVE_X86_KERNELS
 const KernelTable &avx2Kernels();
 const KernelTable &avx512Kernels();
+const KernelTable &amxKernels();
 #endif
 #ifdef MU_HAVE_NEON_KERNELS
 const KernelTable &neonKernels();

@@ -317,15 +317,15 @@ void weightedSum(const float *p, const float *v, int64_t T, int64_t d, float *ac
   }
 }
 
+/// 8 int32 already inside the int8/int16 range, stored narrowed (the packs
+/// saturate, a no-op here).
 inline void storeNarrow(void *q, int bytes, int64_t i, __m256i v) {
-  alignas(32) int32_t t[8];
-  _mm256_store_si256(reinterpret_cast<__m256i *>(t), v);
+  __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   if (bytes == 1)
-    for (int j = 0; j < 8; ++j)
-      static_cast<int8_t *>(q)[i + j] = int8_t(t[j]);
+    _mm_storel_epi64(reinterpret_cast<__m128i *>(static_cast<int8_t *>(q) + i),
+                     _mm_packs_epi16(w, w));
   else
-    for (int j = 0; j < 8; ++j)
-      static_cast<int16_t *>(q)[i + j] = int16_t(t[j]);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(static_cast<int16_t *>(q) + i), w);
 }
 
 /// Scalar tail, the same steps as the vector body (and as quantizeValue):

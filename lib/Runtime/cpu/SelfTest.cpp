@@ -219,7 +219,9 @@ Status checkKernels(Isa isa, int threads, int &cases) {
   std::vector<Case> list;
   const int64_t shapes[][3] = {{1, 1, 1},    {1, 17, 5},     {3, 33, 130}, {5, 16, 64},
                                {4, 48, 257}, {1, 100, 1408}, {9, 31, 63},  {2, 5, 4100},
-                               {64, 40, 96}, {1, 128, 512}};
+                               {64, 40, 96}, {1, 128, 512},
+                               // AMX tiles: 16-row blocks, K in 64s, row tails
+                               {48, 40, 128}, {37, 33, 192}, {16, 16, 64}};
   for (auto &s : shapes)
     for (int i16 = 0; i16 < 2; ++i16)
       for (int out = 0; out < 4; ++out)
@@ -228,11 +230,13 @@ Status checkKernels(Isa isa, int threads, int &cases) {
   for (int ext = 1; ext <= 2; ++ext)
     for (int i16 = 0; i16 < 2; ++i16)
       for (int out = 0; out < 4; ++out)
-        list.push_back({3, 37, 1500, bool(i16), out, true, true, ext});
+        for (int64_t m : {3, 19})
+          list.push_back({m, 37, m == 3 ? 1500 : 1536, bool(i16), out, true, true, ext});
   // Unsigned (u8/u16) activations and outputs, as NPU targets encode them.
   for (int i16 = 0; i16 < 2; ++i16)
     for (int out = 0; out < 4; ++out) {
       list.push_back({4, 48, 257, bool(i16), out, out != 1, true, 0, true});
+      list.push_back({17, 48, 256, bool(i16), out, out != 1, true, 0, true});
       list.push_back({3, 37, 1500, bool(i16), out, true, false, 1 + out % 2, true});
     }
   Status result = Status::success();
