@@ -1221,6 +1221,18 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
   std::vector<int64_t> ints = intsOf(in);
   if (isBinary(op))
     return binary(in, *ins[0], *ins[1], *outs[0]);
+  if (op == OpCode::GeluTanh && ins[0]->dtype == DType::F32 && outs[0]->dtype == DType::F32) {
+    // The FFN activation of GELU models (Mu): f32 through the kernel table,
+    // the same bits in every family (cpu/FastMath.h).
+    cpu::GeluTanhFn gelu = cpu::kernels(activeIsa()).geluTanh;
+    if (!gelu)
+      gelu = cpu::geluTanhPortable;
+    const float *x = static_cast<const float *>(ins[0]->data);
+    float *y = static_cast<float *>(outs[0]->data);
+    parallelRanges(scratch.pool, outs[0]->numel(), 4096,
+                   [&](int64_t b, int64_t e) { gelu(x + b, y + b, e - b); });
+    return Status::success();
+  }
   if (isUnary(op))
     return unary(in, *ins[0], *outs[0]);
   TensorRef &o = *outs[0];

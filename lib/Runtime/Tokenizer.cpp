@@ -281,8 +281,14 @@ std::string Tokenizer::tokenBytes(int id) const {
     return "";
   const std::string &p = vocab_[id];
   if (kind_ == Kind::SentencePieceBpe) {
-    if (p.size() == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>')
-      return std::string(1, char(std::stoi(p.substr(3, 2), nullptr, 16)));
+    // A byte piece "<0xNN>" (two hex digits; anything else is ordinary text).
+    auto hex = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                            : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    if (p.size() == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>' &&
+        hex(p[3]) >= 0 && hex(p[4]) >= 0)
+      return std::string(1, char(hex(p[3]) * 16 + hex(p[4])));
     if (isSpecial(id))
       return "";
     std::string r;

@@ -282,6 +282,44 @@ TEST(Kernels, SiluMulSameBitsEveryFamily) {
         EXPECT_EQ(std::memcmp(&got[size_t(i)], &ref[size_t(i)], 4), 0)
             << isaName(isa) << " g " << g[size_t(i)] << ": " << got[size_t(i)] << " vs " << ref[size_t(i)];
       if (len < n)
+        if (len < n)
+        EXPECT_EQ(got[size_t(len)], -7.0f) << isaName(isa) << " wrote past n";
+    }
+  }
+}
+
+/// GELU (tanh form): the same bits in every family, within f32 rounding of
+/// the double formula.
+TEST(Kernels, GeluTanhSameBitsEveryFamily) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  std::vector<float> x = {0.0f, -0.0f, 1e-30f, -1e-30f, 5.0f, -5.0f, 12.0f, -12.0f, 40.0f, -40.0f,
+                          1e30f, -1e30f, INFINITY};
+  for (int i = 0; i < 1001; ++i)
+    x.push_back(nd(rng));
+  int64_t n = int64_t(x.size());
+  std::vector<float> ref(x.size()), got(x.size());
+  cpu::geluTanhPortable(x.data(), ref.data(), n);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::fabs(x[i]) > 1e20f)
+      continue;
+    double v = x[i];
+    // The same function as v / (1 + exp(-z)) (no cancellation in the
+    // tail); f32 rounding of z costs |z| ulp of exp.
+    double z = 1.5957691216057308 * (v + 0.044715 * v * v * v);
+    double want = v / (1.0 + std::exp(-z));
+    EXPECT_NEAR(ref[i], want, 4e-7 * (1.0 + std::fabs(z)) * std::fabs(want) + 1e-35) << "x " << x[i];
+  }
+  for (Isa isa : families()) {
+    cpu::GeluTanhFn f = cpu::kernels(isa).geluTanh;
+    ASSERT_NE(f, nullptr) << isaName(isa);
+    for (int64_t len : {n, n - 1, int64_t(5)}) {
+      std::fill(got.begin(), got.end(), -7.0f);
+      f(x.data(), got.data(), len);
+      for (int64_t i = 0; i < len; ++i)
+        EXPECT_EQ(std::memcmp(&got[size_t(i)], &ref[size_t(i)], 4), 0)
+            << isaName(isa) << " x " << x[size_t(i)] << ": " << got[size_t(i)] << " vs " << ref[size_t(i)];
+      if (len < n)
         EXPECT_EQ(got[size_t(len)], -7.0f) << isaName(isa) << " wrote past n";
     }
   }

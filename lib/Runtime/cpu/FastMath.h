@@ -58,6 +58,19 @@ inline float exp(float x) {
 /// silu(g) * u = g / (1 + exp(-g)) * u.
 inline float siluMul(float g, float u) { return g / (1.0f + exp(-g)) * u; }
 
+/// The tanh approximation of GELU, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+/// x^3))), written as x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))) (the
+/// same function; no cancellation in the negative tail).
+constexpr float kGeluCubic = 0.044715f, kGeluScale = -1.5957691216057308f; // -2 sqrt(2/pi)
+inline float geluTanh(float x) {
+  float z = x * x;
+  z = z * x;
+  z = z * kGeluCubic;
+  z = z + x;
+  z = z * kGeluScale;
+  return x / (1.0f + exp(z));
+}
+
 } // namespace fm
 } // namespace rt
 } // namespace mu

@@ -152,10 +152,16 @@ void siluMulPortable(const float *g, const float *u, float *y, int64_t n) {
     y[i] = fm::siluMul(g[i], u[i]);
 }
 
+void geluTanhPortable(const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = fm::geluTanh(x[i]);
+}
+
 const KernelTable &portableKernels() {
   static const KernelTable t{dotI8Portable,       dotI16Portable,   nullptr,
                              scoresPortable,      weightedSumPortable, quantizePortable,
-                             dequantizePortable, nullptr,          siluMulPortable};
+                             dequantizePortable, nullptr,          siluMulPortable,
+                             geluTanhPortable};
   return t;
 }
 

@@ -74,6 +74,8 @@ using RequantizeFn = void (*)(const int64_t *acc, const int64_t *base,
 /// y[i] = silu(g[i]) * u[i] for i < n, with the f32 exp of FastMath.h: the
 /// same bits in every family.
 using SiluMulFn = void (*)(const float *g, const float *u, float *y, int64_t n);
+/// y[i] = gelu_tanh(x[i]) (FastMath.h), the same bits in every family.
+using GeluTanhFn = void (*)(const float *x, float *y, int64_t n);
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
@@ -84,9 +86,11 @@ struct KernelTable {
   DequantizeFn dequantize;
   RequantizeFn requantize = nullptr; ///< null: the scalar epilogue
   SiluMulFn siluMul = nullptr;       ///< null: siluMulPortable
+  GeluTanhFn geluTanh = nullptr;     ///< null: geluTanhPortable
 };
 
 void siluMulPortable(const float *g, const float *u, float *y, int64_t n);
+void geluTanhPortable(const float *x, float *y, int64_t n);
 
 /// Quantize/Dequantize of int8/int16 tensors, per tensor or per channel
 /// along the last axis, through the kernel table, rows split over `pool`

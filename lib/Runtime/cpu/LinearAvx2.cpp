@@ -428,11 +428,28 @@ void siluMul(const float *g, const float *u, float *y, int64_t n) {
     y[i] = fm::siluMul(g[i], u[i]);
 }
 
+void geluTanh(const float *x, float *y, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), cubic = _mm256_set1_ps(fm::kGeluCubic),
+               scale = _mm256_set1_ps(fm::kGeluScale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 z = _mm256_mul_ps(v, v);
+    z = _mm256_mul_ps(z, v);
+    z = _mm256_mul_ps(z, cubic);
+    z = _mm256_add_ps(z, v);
+    z = _mm256_mul_ps(z, scale);
+    _mm256_storeu_ps(y + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(z))));
+  }
+  for (; i < n; ++i)
+    y[i] = fm::geluTanh(x[i]);
+}
+
 } // namespace
 
 const KernelTable &avx2Kernels() {
   static const KernelTable t{dotI8,    dotI16,     dotF32,  scores, weightedSum,
-                             quantize, dequantize, nullptr, siluMul};
+                             quantize, dequantize, nullptr, siluMul, geluTanh};
   return t;
 }
 

@@ -254,7 +254,8 @@ void requantize(const int64_t *acc, const int64_t *base, const FixedPointMultipl
 const KernelTable &avx512Kernels() {
   static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().scores,
                              avx2Kernels().weightedSum, avx2Kernels().quantize,
-                             avx2Kernels().dequantize, requantize, avx2Kernels().siluMul};
+                             avx2Kernels().dequantize, requantize, avx2Kernels().siluMul,
+                             avx2Kernels().geluTanh};
   return t;
 }
 

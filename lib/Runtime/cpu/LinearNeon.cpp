@@ -115,7 +115,8 @@ void dotI16(const int16_t *x, int64_t m, int64_t ldx, const uint8_t *w, int64_t 
 const KernelTable &neonKernels() {
   const KernelTable &p = portableKernels();
   static const KernelTable t{dotI8,         dotI16,     p.dotF32,    p.scores,
-                             p.weightedSum, p.quantize, p.dequantize, nullptr, p.siluMul};
+                             p.weightedSum, p.quantize, p.dequantize, nullptr, p.siluMul,
+                             p.geluTanh};
   return t;
 }
 
