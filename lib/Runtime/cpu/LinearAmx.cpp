@@ -55,6 +55,8 @@ inline void widen(const int32_t *buf, int64_t *acc, int64_t ldacc) {
   }
 }
 
+constexpr int64_t kAhead = 64; // groups: 4 steps of 16
+
 /// RB row blocks (16 rows each) x NB weight tiles: C tiles 0..3, A tiles 4
 /// and 5, B tiles 6 and 7.
 template <int RB, int NB>
@@ -65,6 +67,15 @@ void block(const int8_t *x, int64_t ldx, const uint8_t *w0, const uint8_t *w1, i
   if constexpr (RB == 2) _tile_zero(2);
   if constexpr (RB == 2 && NB == 2) _tile_zero(3);
   for (int64_t g = 0; g < groups; g += 16) {
+    // The first pass over a weight tile streams it from L3/DRAM: keep
+    // requests for the tiles' next 4 KB in flight so the tile loads find
+    // them in cache (the hardware prefetcher alone leaves the dots waiting).
+    if (g + kAhead < groups)
+      for (int l = 0; l < 16; ++l) {
+        _mm_prefetch(reinterpret_cast<const char *>(w0 + (g + kAhead) * 64 + l * 64), _MM_HINT_T0);
+        if constexpr (NB == 2)
+          _mm_prefetch(reinterpret_cast<const char *>(w1 + (g + kAhead) * 64 + l * 64), _MM_HINT_T0);
+      }
     _tile_loadd(4, x + 4 * g, ldx);
     if constexpr (RB == 2) _tile_loadd(5, x + 16 * ldx + 4 * g, ldx);
     _tile_loadd(6, w0 + g * 64, 64);
