@@ -1,5 +1,6 @@
 //===- PatternUtils.cpp - helpers shared by the fusion passes -------------===//
 #include "passes/PatternUtils.h"
+#include "dialects/Kernel/MukOps.h"
 
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mu/Support/Half.h"
@@ -162,6 +163,20 @@ ElementsAttr makeFloatConstant(RankedTensorType type, ArrayRef<float> values, St
     }
   }
   return DenseResourceElementsAttr::get(type, name, std::move(blob));
+}
+
+llvm::DenseMap<Value, std::string> artifactTensorNames(func::FuncOp f) {
+  Block &body = f.getBody().front();
+  llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
+  for (BlockArgument a : body.getArguments())
+    if (auto n = f.getArgAttrOfType<StringAttr>(a.getArgNumber(), "mu.name"))
+      names[a] = n.str();
+  if (auto ret = dyn_cast<func::ReturnOp>(body.getTerminator()))
+    for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+      if (auto n = f.getResultAttrOfType<StringAttr>(unsigned(i), "mu.name"))
+        if (v.getDefiningOp() && !muk::opcodeName(v.getDefiningOp()).empty())
+          names[v] = n.str();
+  return names;
 }
 
 } // namespace mu

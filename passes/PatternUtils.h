@@ -3,6 +3,7 @@
 #define MU_PASSES_PATTERNUTILS_H
 
 #include "dialects/Mu/MuOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
@@ -68,6 +69,13 @@ std::vector<float> constantFloats(mlir::ElementsAttr attr);
 /// rounded to nearest even) holding `values`, named `name`.
 mlir::ElementsAttr makeFloatConstant(mlir::RankedTensorType type, llvm::ArrayRef<float> values,
                                      llvm::StringRef name);
+
+/// The artifact's tensor name of every kernel result and argument of a muk
+/// function, as the .mub writer records them and calibration observes them:
+/// muk::kernelResultNames, except that a returned value takes its result's
+/// `mu.name` and an argument its `mu.name` (e.g. Mu's `encoder_hidden`,
+/// the input of the cross-attention K/V projections).
+llvm::DenseMap<mlir::Value, std::string> artifactTensorNames(mlir::func::FuncOp f);
 
 } // namespace mu
 

@@ -127,7 +127,8 @@ struct QuantizeActivationsPass
     MLIRContext *ctx = &getContext();
     OpBuilder b(ctx);
     Block &body = f.getBody().front();
-    llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
+    // Artifact names: a returned or argument tensor is known by its mu.name.
+    llvm::DenseMap<Value, std::string> names = artifactTensorNames(f);
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     llvm::DenseSet<Value> returned(ret.getOperands().begin(), ret.getOperands().end());
     auto rangeOf = [&](Value v) -> const mu::quant::ActivationRange * {

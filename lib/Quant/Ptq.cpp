@@ -6,6 +6,7 @@
 
 #include "dialects/Kernel/MukOps.h"
 #include "passes/Passes.h"
+#include "passes/PatternUtils.h"
 #include "mu/runtime/Eval.h"
 #include "mu/runtime/Runtime.h"
 #include "mu/runtime/Tokenizer.h"
@@ -117,7 +118,7 @@ void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::st
                    std::set<std::string> &all, std::map<std::string, std::string> &kinds) {
   for (auto f : lowered.getOps<func::FuncOp>()) {
     Block &body = f.getBody().front();
-    llvm::DenseMap<Value, std::string> names = muk::kernelResultNames(body);
+    llvm::DenseMap<Value, std::string> names = artifactTensorNames(f);
     for (auto lin : body.getOps<muk::LinearOp>()) {
       // Only linears whose weight mu-quantize-weights quantizes (2-d, at
       // least its min-elements) become integer linears.
@@ -128,7 +129,8 @@ void linearTensors(ModuleOp lowered, int64_t minWeightElements, std::set<std::st
       if (it != names.end()) {
         inputs.insert(it->second);
         all.insert(it->second);
-        kinds[it->second] = lin->getOperand(0).getDefiningOp()->getName().stripDialect().str();
+        Operation *def = lin->getOperand(0).getDefiningOp();
+        kinds[it->second] = def ? def->getName().stripDialect().str() : "input";
       }
       kinds[names.lookup(lin->getResult(0))] = "linear";
       bool returned = llvm::any_of(lin->getResult(0).getUsers(),

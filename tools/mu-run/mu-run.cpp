@@ -119,6 +119,18 @@ void printInfo(const Model &m) {
     for (auto &[k, v] : ops)
       std::printf(" %s=%d", k.c_str(), v);
     std::printf("\n");
+    // What an integer-only accelerator could run: linears by activation type.
+    int intLinears = 0, floatLinears = 0;
+    for (const auto *in : *p->instrs())
+      if (in->op() == mu::mub::OpCode::Linear && in->inputs() && in->inputs()->size() > 0 &&
+          in->inputs()->Get(0) >= 0) {
+        mu::mub::DType dt = p->tensors()->Get(in->inputs()->Get(0))->dtype();
+        (dt == mu::mub::DType::F32 || dt == mu::mub::DType::F16 || dt == mu::mub::DType::BF16
+             ? floatLinears
+             : intLinears)++;
+      }
+    if (intLinears + floatLinears > 0)
+      std::printf("  linears: %d on integer activations, %d on float\n", intLinears, floatLinears);
   }
   if (!m.loraSites().empty()) {
     std::printf("lora sites: %zu; adapters:", m.loraSites().size());
