@@ -7,6 +7,7 @@
 #include "mub_generated.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -270,7 +271,20 @@ bool loadCalibrationInput(const std::string &path, CalibFormat format, const rt:
               std::to_string(length) + " (the planned sequence bound)";
       return false;
     }
-    std::vector<int64_t> ids(values.begin(), values.end());
+    // readNpy has rejected NaN and fractions; a float far outside int64
+    // cannot even be converted, so it gets checkIds' message here.
+    std::vector<int64_t> ids;
+    ids.reserve(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!(values[i] > -9.2e18 && values[i] < 9.2e18)) {
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%.9g", values[i]);
+        error = path + ": token id " + buf + " at position " + std::to_string(i) +
+                " is outside the vocabulary [0, " + std::to_string(vocab) + ")";
+        return false;
+      }
+      ids.push_back(int64_t(values[i]));
+    }
     if (!checkIds(ids))
       return false;
     for (int64_t r = 0; r < std::min(rows, count); ++r)
