@@ -156,10 +156,29 @@ long peakRssKb() {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
-/// --repeat: the fastest run's ttft and decode rate.
-void keepBest(GenerateStats &best, const GenerateStats &run) {
-  best.ttftMs = std::min(best.ttftMs, run.ttftMs);
-  best.tokensPerS = std::max(best.tokensPerS, run.tokensPerS);
+/// --repeat: runs `once(rep, tokens, stats)` n times. The first run's tokens
+/// are kept (and its stats as `cold`); every later run must reproduce them,
+/// and `best` takes the fastest ttft and decode rate of all runs.
+template <typename F>
+Status repeatRuns(int n, const std::string &path, std::vector<int> &tokens, GenerateStats &best,
+                  GenerateStats &cold, F once) {
+  for (int rep = 0; rep < n; ++rep) {
+    std::vector<int> t;
+    GenerateStats s;
+    Status st = once(rep, t, s);
+    if (!st.ok)
+      return st;
+    if (rep == 0) {
+      tokens = t;
+      best = cold = s;
+    } else if (t != tokens) {
+      return Status::error(path + ": --repeat: run " + std::to_string(rep + 1) +
+                           " generated different tokens than run 1");
+    }
+    best.ttftMs = std::min(best.ttftMs, s.ttftMs);
+    best.tokensPerS = std::max(best.tokensPerS, s.tokensPerS);
+  }
+  return Status::success();
 }
 
 int fail(const std::string &msg) {
@@ -762,21 +781,11 @@ int main(int argc, char **argv) {
   if (gen.isEncoderDecoder()) {
     std::vector<int> out;
     GenerateStats stats, cold;
-    for (int rep = 0; rep < repeat; ++rep) {
-      std::vector<int> o;
-      GenerateStats s;
-      st = gen.generateSeq2Seq(ids, decoderStart, maxNew, so, stop, nullptr, o, s);
-      if (!st.ok)
-        return fail(st.message);
-      if (rep > 0 && o != out)
-        return fail(path + ": --repeat: run " + std::to_string(rep + 1) +
-                    " generated different tokens than run 1");
-      if (rep == 0) {
-        out = o;
-        stats = cold = s;
-      }
-      keepBest(stats, s);
-    }
+    st = repeatRuns(repeat, path, out, stats, cold, [&](int, std::vector<int> &o, GenerateStats &s) {
+      return gen.generateSeq2Seq(ids, decoderStart, maxNew, so, stop, nullptr, o, s);
+    });
+    if (!st.ok)
+      return fail(st.message);
     std::string text = tok.valid() ? tok.decode(out, true) : "";
     if (json) {
       std::printf("{\"tokens\": [");
@@ -823,22 +832,13 @@ int main(int argc, char **argv) {
     std::fflush(stdout);
   }
   GenerateStats stats, cold;
-  const std::vector<int> promptIdsCopy = ids;
-  for (int rep = 0; rep < repeat; ++rep) {
-    std::vector<int> seq = promptIdsCopy;
-    GenerateStats s;
-    st = gen.generate(seq, maxNew, so, stop, rep == 0 ? stream : std::function<void(int)>(), s);
-    if (!st.ok)
-      return fail(st.message);
-    if (rep > 0 && seq != ids)
-      return fail(path + ": --repeat: run " + std::to_string(rep + 1) +
-                  " generated different tokens than run 1");
-    if (rep == 0) {
-      ids = seq;
-      stats = cold = s;
-    }
-    keepBest(stats, s);
-  }
+  const std::vector<int> promptTokens = ids;
+  st = repeatRuns(repeat, path, ids, stats, cold, [&](int rep, std::vector<int> &seq, GenerateStats &s) {
+    seq = promptTokens;
+    return gen.generate(seq, maxNew, so, stop, rep == 0 ? stream : std::function<void(int)>(), s);
+  });
+  if (!st.ok)
+    return fail(st.message);
   std::vector<int> cont(ids.begin() + promptLen, ids.end());
   std::string text = tok.valid() ? tok.decode(cont, false) : "";
   if (json) {
