@@ -68,6 +68,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, Status &status) {
 }
 
 namespace {
+uint64_t addSaturated(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 uint64_t physicalMemory() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 34;
@@ -139,9 +140,17 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     return nullptr;
   }
   uint64_t cap = options.maxRuntimeBytes ? options.maxRuntimeBytes : physicalMemory();
-  if (m->declaredBytes_ > cap) {
-    status = Status::error(path + ": the artifact declares " + mib(m->declaredBytes_) +
-                           " of runtime memory (arenas + state), more than the " + mib(cap) +
+  int threads = options.threads > 0 ? options.threads : physicalCores();
+  uint64_t scratch = m->scratchBytes_ > UINT64_MAX / uint64_t(threads)
+                         ? UINT64_MAX
+                         : m->scratchBytes_ * uint64_t(threads);
+  uint64_t total = addSaturated(m->declaredBytes_, scratch);
+  if (total > cap) {
+    status = Status::error(path + ": the artifact declares " + mib(total) +
+                           " of runtime memory (arenas + state " + mib(m->declaredBytes_) +
+                           ", kernel scratch " + mib(scratch) + " for " +
+                           std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
+                           "), more than the " + mib(cap) +
                            (options.maxRuntimeBytes ? " allowed (--max-memory)"
                                                     : " of physical memory") +
                            "; recompile with a smaller --max-seq / --max-ctx");
@@ -381,8 +390,6 @@ template <typename V> bool aligned8(const V *v) {
   return !v || v->size() == 0 || (reinterpret_cast<uintptr_t>(v->data()) & 7) == 0;
 }
 
-uint64_t addSaturated(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
-
 std::string tensorDesc(const mub::Program *p, int i) {
   const mub::Tensor *t = p->tensors()->Get(i);
   return "program '" + p->name()->str() + "' tensor #" + std::to_string(i) + " '" +
@@ -454,12 +461,16 @@ Status Model::verify() {
                            ": size does not match its dtype and max_shape");
   }
   declaredBytes_ = 0;
+  scratchBytes_ = 0;
   for (uint32_t k = 0; k < nstate; ++k)
     declaredBytes_ = addSaturated(declaredBytes_, fb_->states()->Get(k)->size());
   for (const mub::Program *p : *fb_->programs()) {
     if (!p->name() || !p->tensors() || !p->instrs())
       return Status::error("a program lacks a name, tensors or instructions");
     int nt = int(p->tensors()->size());
+    // Per tensor, the elements at max_shape and the sum of its dimensions
+    // (for the scratch bound below).
+    std::vector<uint64_t> elems(size_t(nt), 0), dimSum(size_t(nt), 0), rows(size_t(nt), 0);
     for (int i = 0; i < nt; ++i) {
       const mub::Tensor *t = p->tensors()->Get(i);
       if (!t->name())
@@ -479,7 +490,11 @@ Status Model::verify() {
         if (ms != 0 && n > (uint64_t(1) << 40) / uint64_t(ms))
           return Status::error(tensorDesc(p, i) + ": more than 2^40 elements");
         n *= uint64_t(ms);
+        dimSum[size_t(i)] = std::min<uint64_t>(dimSum[size_t(i)] + uint64_t(ms), uint64_t(1) << 50);
       }
+      elems[size_t(i)] = n;
+      uint64_t last = t->max_shape()->size() ? uint64_t(t->max_shape()->Get(t->max_shape()->size() - 1)) : 1;
+      rows[size_t(i)] = last ? n / last : 0;
       uint64_t need = n * dtypeSize(DType(t->dtype()));
       if (t->layout() != mub::Layout::RowMajor) {
         // Packed weights: constants of the layout's dtype and rank, sized
@@ -661,6 +676,39 @@ Status Model::verify() {
           return Status::error("program '" + p->name()->str() + "' instruction " +
                                std::to_string(k) + " (" + mub::EnumNameOpCode(in->op()) +
                                "): input " + std::to_string(j) + " is required but absent");
+      // Kernel scratch per thread, bounded from the operands at max_shape.
+      // The kernels size their buffers by rows and dimensions: 32 bytes per
+      // dimension of every operand (per-row float copies, attention scores,
+      // per-channel plans, reference accumulators), plus the 256 KiB
+      // binary16 table. A linear (an instruction with a 2-d constant operand)
+      // also copies its activation rows (padded, biased: 4 bytes per element
+      // and 16 per row) and keeps an int64 tile of 64 channels per output row
+      // (512 bytes); a reduction keeps a double per output element.
+      bool reduction = in->op() >= mub::OpCode::ReduceSum && in->op() <= mub::OpCode::ReduceMin;
+      bool linear = false;
+      for (int j = 0; j < ni; ++j) {
+        int32_t idx = in->inputs()->Get(j);
+        const mub::Tensor *t = idx >= 0 ? p->tensors()->Get(idx) : nullptr;
+        linear = linear || (t && t->storage() == mub::Storage::Constant && t->shape()->size() == 2);
+      }
+      uint64_t sb = uint64_t(256) << 10;
+      auto add = [&](int32_t idx, bool output) {
+        if (idx < 0)
+          return;
+        size_t u = size_t(idx);
+        sb = addSaturated(sb, 32 * dimSum[u]);
+        if (output && linear)
+          sb = addSaturated(sb, 512 * rows[u]);
+        if (output && reduction)
+          sb = addSaturated(sb, 8 * elems[u]);
+        if (!output && linear && p->tensors()->Get(idx)->storage() != mub::Storage::Constant)
+          sb = addSaturated(addSaturated(sb, 4 * elems[u]), 16 * rows[u]);
+      };
+      for (int j = 0; j < ni; ++j)
+        add(in->inputs()->Get(j), false);
+      for (int j = 0; j < no; ++j)
+        add(in->outputs()->Get(j), true);
+      scratchBytes_ = std::max(scratchBytes_, sb);
     }
   }
   if (Status ls = verifyLora(h.formatVersion); !ls.ok)

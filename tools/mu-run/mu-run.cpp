@@ -94,6 +94,8 @@ void printInfo(const Model &m) {
                   (unsigned long long)s->size());
   std::printf("runtime memory declared: %llu bytes (arenas + state)\n",
               (unsigned long long)m.declaredRuntimeBytes());
+  std::printf("kernel scratch bound: %llu bytes per thread\n",
+              (unsigned long long)m.scratchBytesPerThread());
   for (const auto *p : *fb.programs()) {
     unsigned onCpu = 0;
     for (const auto *in : *p->instrs())
@@ -275,7 +277,7 @@ int main(int argc, char **argv) {
   uint64_t maxMemoryMb = 0;
   app.add_option("--max-memory", maxMemoryMb,
                  "refuse artifacts that declare more runtime memory than this many MiB "
-                 "(arenas + KV cache; default: physical memory)");
+                 "(arenas + KV cache + kernel scratch per thread; default: physical memory)");
   app.add_flag("--no-cache", noCache, "recompute the whole sequence every step (reference path)");
   app.add_option("--verify-cache", verifySteps,
                  "greedy-decode N steps with the KV cache and compare every step's logits "
@@ -327,6 +329,7 @@ int main(int argc, char **argv) {
   Status st;
   LoadOptions loadOptions;
   loadOptions.maxRuntimeBytes = maxMemoryMb << 20;
+  loadOptions.threads = threads;
   std::unique_ptr<Model> model = Model::load(path, loadOptions, st);
   if (!model)
     return fail(st.message);

@@ -83,9 +83,13 @@ class Adapter;
 
 /// Limits the loader enforces before a session allocates anything.
 struct LoadOptions {
-  /// Largest runtime memory an artifact may declare: every program's arena
-  /// plus the persistent state (KV cache). 0 = the machine's physical memory.
+  /// Largest runtime memory an artifact may declare: every program's arena,
+  /// the persistent state (KV cache) and the kernels' scratch for `threads`
+  /// threads. 0 = the machine's physical memory.
   uint64_t maxRuntimeBytes = 0;
+  /// Threads the sessions will run (scratch is per thread); 0 = one per
+  /// physical core, the sessions' default.
+  int threads = 0;
 };
 
 /// A loaded, verified artifact. Immutable; shared by sessions.
@@ -106,8 +110,12 @@ public:
   size_t fileSize() const { return size_; }
   const std::string &path() const { return path_; }
   /// Bytes a session allocates for this artifact: all program arenas plus
-  /// all state buffers (the cap of LoadOptions applies to this).
+  /// all state buffers (the cap of LoadOptions applies to this plus the
+  /// scratch of its threads).
   uint64_t declaredRuntimeBytes() const { return declaredBytes_; }
+  /// Upper bound of the kernels' scratch per thread, from the largest
+  /// instruction's operands at their max_shape (docs/reliability.md).
+  uint64_t scratchBytesPerThread() const { return scratchBytes_; }
   /// Value of a config key ("" if absent).
   std::string config(const std::string &key) const;
 
@@ -132,6 +140,7 @@ private:
   size_t size_ = 0;
   uint64_t dataOffset_ = 0;
   uint64_t declaredBytes_ = 0;
+  uint64_t scratchBytes_ = 0;
   const mub::Model *fb_ = nullptr;
   std::string path_;
   std::string artifactId_;
