@@ -32,6 +32,10 @@ struct Session::Impl {
   };
   std::map<std::string, Arena> arenas;
   std::vector<std::vector<uint8_t>> states;
+  /// Per state, the prefix of bytes written since it was last zeroed: a
+  /// state holds its current shape contiguously from byte 0, so resetState
+  /// zeroes only what a sequence used, not the whole max context.
+  std::vector<size_t> stateDirty;
   /// Current shape of each state (e.g. the KV cache length so far).
   std::vector<std::vector<int64_t>> stateShapes;
   Scratch scratch;
@@ -105,8 +109,12 @@ Status Session::setAdapter(const Adapter *adapter) {
 const Adapter *Session::adapter() const { return impl_->scratch.adapter; }
 
 void Session::resetState() {
-  for (auto &s : impl_->states)
-    std::fill(s.begin(), s.end(), 0);
+  impl_->stateDirty.resize(impl_->states.size(), 0);
+  for (size_t k = 0; k < impl_->states.size(); ++k) {
+    auto &st = impl_->states[k];
+    std::fill(st.begin(), st.begin() + std::min(impl_->stateDirty[k], st.size()), 0);
+    impl_->stateDirty[k] = 0;
+  }
   impl_->stateShapes.clear();
   if (const auto *states = model_.fb().states())
     for (const mub::StateBuffer *s : *states) {
@@ -322,6 +330,9 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
                              "' (max " + shapeStr(std::vector<int64_t>(d->max_shape()->begin(), d->max_shape()->end())) +
                              "); recompile with a larger --max-seq");
       }
+      if (d->storage() == mub::Storage::State)
+        impl_->stateDirty[size_t(d->state())] =
+            std::max(impl_->stateDirty[size_t(d->state())], size_t(probe.bytes()));
       outs[o]->shape = shapes[o];
       ready[id] = true;
     }
