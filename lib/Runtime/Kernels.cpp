@@ -1583,6 +1583,27 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
       std::string err = cpu::integerLinear(x, w, bias, o, scratch.linearPlans[&in], scratch.pool);
       return err.empty() ? Status::success() : fail(in, err);
     }
+    if (isQuantInt(x) && cpu::packableRowMajorWeight(w)) {
+      // A target layout the CPU kernels do not read (row-major int8, as
+      // hexagon-htp stores it): packed once per session, then the same fast
+      // kernels, bit-exact with the reference below.
+      cpu::PackedWeight &pw = scratch.packedWeights[w.data];
+      int64_t N = w.shape[0], K = w.shape[1];
+      if (!pw.tried) {
+        pw.tried = true;
+        pw.bytes.assign(size_t(packedI8Bytes(N, K)), 0);
+        if (!packI8N16K4(static_cast<const int8_t *>(w.data), N, K, pw.bytes.data()))
+          std::vector<uint8_t>().swap(pw.bytes);
+      }
+      TensorRef wp = w;
+      wp.layout = Layout::I8N16K4;
+      wp.data = pw.bytes.data();
+      if (!pw.bytes.empty() && cpu::fastIntegerLinear(x, wp, bias, o)) {
+        std::string err =
+            cpu::integerLinear(x, wp, bias, o, scratch.linearPlans[&in], scratch.pool);
+        return err.empty() ? Status::success() : fail(in, err);
+      }
+    }
     if (isQuantInt(*ins[0]))
       return linearInteger(in, ins, o);
     if (cpu::fastFloatLinear(x, w, bias, o)) {

@@ -29,6 +29,9 @@ struct Scratch {
   /// The session's swappable adapter (Lora instructions), or null.
   const Adapter *adapter = nullptr;
   std::unordered_map<const void *, cpu::LinearPlan> linearPlans;
+  /// Row-major int8 weights packed for the fast kernels, by weight address
+  /// (programs sharing a weight share the copy).
+  std::unordered_map<const void *, cpu::PackedWeight> packedWeights;
   std::vector<float> f32;
   float *floats(size_t n) {
     if (f32.size() < n)

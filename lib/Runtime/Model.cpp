@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -462,6 +463,8 @@ Status Model::verify() {
   }
   declaredBytes_ = 0;
   scratchBytes_ = 0;
+  repackBytes_ = 0;
+  std::set<std::pair<uint32_t, uint64_t>> packedSeen; // (segment, offset)
   for (uint32_t k = 0; k < nstate; ++k)
     declaredBytes_ = addSaturated(declaredBytes_, fb_->states()->Get(k)->size());
   for (const mub::Program *p : *fb_->programs()) {
@@ -704,6 +707,22 @@ Status Model::verify() {
         if (!output && linear && p->tensors()->Get(idx)->storage() != mub::Storage::Constant)
           sb = addSaturated(addSaturated(sb, 4 * elems[u]), 16 * rows[u]);
       };
+      // A row-major int8 weight on integer activations is packed once per
+      // session for the fast kernels (Kernels.cpp): count the copy.
+      if (in->op() == mub::OpCode::Linear && ni >= 2 && in->inputs()->Get(0) >= 0 &&
+          in->inputs()->Get(1) >= 0) {
+        const mub::Tensor *xt = p->tensors()->Get(in->inputs()->Get(0));
+        const mub::Tensor *wt = p->tensors()->Get(in->inputs()->Get(1));
+        mub::DType xd = xt->dtype();
+        if ((xd == mub::DType::I8 || xd == mub::DType::U8 || xd == mub::DType::I16 ||
+             xd == mub::DType::U16) &&
+            wt->storage() == mub::Storage::Constant && wt->layout() == mub::Layout::RowMajor &&
+            wt->dtype() == mub::DType::I8 && wt->shape()->size() == 2 &&
+            wt->shape()->Get(0) >= 0 && wt->shape()->Get(1) >= 0 &&
+            packedSeen.insert({wt->segment(), wt->offset()}).second)
+          repackBytes_ = addSaturated(repackBytes_,
+                                      packedI8Bytes(wt->shape()->Get(0), wt->shape()->Get(1)));
+      }
       for (int j = 0; j < ni; ++j)
         add(in->inputs()->Get(j), false);
       for (int j = 0; j < no; ++j)
@@ -711,6 +730,7 @@ Status Model::verify() {
       scratchBytes_ = std::max(scratchBytes_, sb);
     }
   }
+  declaredBytes_ = addSaturated(declaredBytes_, repackBytes_);
   if (Status ls = verifyLora(h.formatVersion); !ls.ok)
     return ls;
   if (const mub::Tokenizer *tok = fb_->tokenizer()) {

@@ -92,10 +92,13 @@ void printInfo(const Model &m) {
       std::printf("state %s: %s %s, %llu bytes\n", s->name()->c_str(),
                   mu::mub::EnumNameDType(s->dtype()), shapeStr(s->max_shape()).c_str(),
                   (unsigned long long)s->size());
-  std::printf("runtime memory declared: %llu bytes (arenas + state)\n",
-              (unsigned long long)m.declaredRuntimeBytes());
+  std::printf("runtime memory declared: %llu bytes (arenas + state%s)\n",
+              (unsigned long long)m.declaredRuntimeBytes(), m.repackedWeightBytes() ? " + packed weights" : "");
   std::printf("kernel scratch bound: %llu bytes per thread\n",
               (unsigned long long)m.scratchBytesPerThread());
+  if (m.repackedWeightBytes())
+    std::printf("weights packed at run time: %llu bytes (in the declared total)\n",
+                (unsigned long long)m.repackedWeightBytes());
   for (const auto *p : *fb.programs()) {
     unsigned onCpu = 0;
     for (const auto *in : *p->instrs())

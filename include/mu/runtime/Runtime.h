@@ -109,10 +109,13 @@ public:
   const uint8_t *segmentData(uint32_t segment) const;
   size_t fileSize() const { return size_; }
   const std::string &path() const { return path_; }
-  /// Bytes a session allocates for this artifact: all program arenas plus
-  /// all state buffers (the cap of LoadOptions applies to this plus the
-  /// scratch of its threads).
+  /// Bytes a session allocates for this artifact: all program arenas, all
+  /// state buffers and repackedWeightBytes() (the cap of LoadOptions applies
+  /// to this plus the scratch of its threads).
   uint64_t declaredRuntimeBytes() const { return declaredBytes_; }
+  /// Row-major int8 weights (a target layout the CPU kernels do not read)
+  /// that a session packs on first use for the fast integer kernels.
+  uint64_t repackedWeightBytes() const { return repackBytes_; }
   /// Upper bound of the kernels' scratch per thread, from the largest
   /// instruction's operands at their max_shape (docs/reliability.md).
   uint64_t scratchBytesPerThread() const { return scratchBytes_; }
@@ -141,6 +144,7 @@ private:
   uint64_t dataOffset_ = 0;
   uint64_t declaredBytes_ = 0;
   uint64_t scratchBytes_ = 0;
+  uint64_t repackBytes_ = 0;
   const mub::Model *fb_ = nullptr;
   std::string path_;
   std::string artifactId_;

@@ -292,6 +292,12 @@ const KernelTable &kernels(Isa isa) {
   }
 }
 
+bool packableRowMajorWeight(const TensorRef &w) {
+  return w.layout == Layout::RowMajor && w.dtype == DType::I8 && w.shape.size() == 2 &&
+         w.quant && !w.quant->zeroPoints && w.quant->blockSize == 0 &&
+         (w.quant->count == 1 || (w.quant->axis == 0 && w.quant->count == w.shape[0]));
+}
+
 bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                        const TensorRef &y) {
   return w.layout == Layout::I8N16K4 &&

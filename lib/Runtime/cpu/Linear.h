@@ -118,6 +118,18 @@ struct LinearPlan {
   bool narrowAcc = false; ///< |acc| < 2^31: 64-bit requantization is exact
 };
 
+/// A row-major int8 weight (a target whose layout is not the CPU's, e.g.
+/// hexagon-htp) packed on first use into I8N16K4 for the fast kernels;
+/// empty when it cannot be (a -128 weight).
+struct PackedWeight {
+  bool tried = false;
+  std::vector<uint8_t> bytes;
+};
+
+/// Whether `w` is a row-major int8 weight the fast integer linear can run
+/// once packed (2-d, symmetric, per tensor or per output channel).
+bool packableRowMajorWeight(const TensorRef &w);
+
 /// Whether the optimized integer linear handles these operands.
 bool fastIntegerLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias,
                        const TensorRef &y);
