@@ -324,3 +324,71 @@ TEST(Kernels, GeluTanhSameBitsEveryFamily) {
     }
   }
 }
+
+/// Quantize/Dequantize into u8/u16 (NPU targets' activations) through the
+/// signed kernels with the top bit flipped: the same values as the spec
+/// (quantizeValue, float(u - z) * s) in every family, with and without
+/// threads, per tensor and per channel, ties, saturation, NaN and Inf.
+TEST(Kernels, UnsignedQuantizeMatchesSpecEveryFamily) {
+  IsaGuard guard;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  ThreadPool pool(2);
+  for (Isa isa : families()) {
+    ASSERT_TRUE(setKernelIsa(isa));
+    for (DType dt : {DType::U8, DType::U16})
+      for (bool perChannel : {false, true})
+        for (int64_t count : {int64_t(1), int64_t(13), int64_t(64), int64_t(4099)}) {
+          int64_t rows = count > 1000 ? 9 : 5, n = rows * count;
+          int bits = dt == DType::U8 ? 8 : 16;
+          int32_t qmax = (1 << bits) - 1;
+          std::vector<float> scale(perChannel ? size_t(count) : 1);
+          std::vector<int64_t> zp(scale.size());
+          for (size_t c = 0; c < scale.size(); ++c) {
+            scale[c] = 0.01f + float(rng() % 100) / 400.0f;
+            zp[c] = int64_t(rng() % uint32_t(qmax + 1));
+          }
+          QuantInfo qi;
+          qi.scales = scale.data();
+          qi.zeroPoints = zp.data();
+          qi.count = int64_t(scale.size());
+          qi.axis = perChannel ? 1 : -1;
+          std::vector<float> x(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i) {
+            size_t k = perChannel ? size_t(i % count) : 0;
+            switch (rng() % 8) {
+            case 0: x[size_t(i)] = (float(int(rng() % 41) - 20) + 0.5f) * scale[k]; break;
+            case 1: x[size_t(i)] = nd(rng) * 1e5f; break;
+            case 2: x[size_t(i)] = std::nanf(""); break;
+            case 3: x[size_t(i)] = (rng() & 1 ? 1 : -1) * INFINITY; break;
+            default: x[size_t(i)] = nd(rng) * float(1 << (bits - 4)) * scale[k]; break;
+            }
+          }
+          for (ThreadPool *p : {static_cast<ThreadPool *>(nullptr), &pool}) {
+            std::vector<uint8_t> q(size_t(n) * size_t(bits / 8), 0xAB);
+            TensorRef xt{DType::F32, {rows, count}, x.data()};
+            TensorRef qt{dt, {rows, count}, q.data(), &qi};
+            ASSERT_TRUE(cpu::fastConvertQuant(true, xt, qt, p));
+            for (int64_t i = 0; i < n; ++i) {
+              size_t k = perChannel ? size_t(i % count) : 0;
+              int32_t want = quantizeValue(x[size_t(i)], scale[k], int32_t(zp[k]), 0, qmax);
+              int32_t got = bits == 8 ? int32_t(q[size_t(i)])
+                                      : int32_t(uint16_t(q[size_t(2 * i)] | (q[size_t(2 * i + 1)] << 8)));
+              ASSERT_EQ(got, want) << isaName(isa) << " bits " << bits << " element " << i
+                                   << " x " << x[size_t(i)];
+            }
+            std::vector<float> back(size_t(n), -7.0f);
+            TensorRef bt{DType::F32, {rows, count}, back.data()};
+            ASSERT_TRUE(cpu::fastConvertQuant(false, qt, bt, p));
+            for (int64_t i = 0; i < n; ++i) {
+              size_t k = perChannel ? size_t(i % count) : 0;
+              int32_t u = bits == 8 ? int32_t(q[size_t(i)])
+                                    : int32_t(uint16_t(q[size_t(2 * i)] | (q[size_t(2 * i + 1)] << 8)));
+              float want = float(u - int32_t(zp[k])) * scale[k];
+              ASSERT_EQ(std::memcmp(&back[size_t(i)], &want, 4), 0)
+                  << isaName(isa) << " bits " << bits << " dequantize element " << i;
+            }
+          }
+        }
+  }
+}

@@ -168,8 +168,15 @@ const KernelTable &portableKernels() {
 bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o, ThreadPool *pool) {
   const TensorRef &q = quantize ? o : x;
   const QuantInfo &qi = *q.quant;
-  if ((q.dtype != DType::I8 && q.dtype != DType::I16) || q.shape.empty() || qi.blockSize > 0)
+  if ((q.dtype != DType::I8 && q.dtype != DType::I16 && q.dtype != DType::U8 &&
+       q.dtype != DType::U16) ||
+      q.shape.empty() || qi.blockSize > 0)
     return false;
+  // Unsigned storage (u8/u16, as NPU targets keep activations) runs on the
+  // signed kernels: with b = 2^(bits-1), u - z == (u - b) - (z - b) and
+  // clamp(v + z, lo, hi) - b == clamp(v + (z - b), lo - b, hi - b) exactly,
+  // and u - b is u with its top bit flipped.
+  const bool unsignedQ = q.dtype == DType::U8 || q.dtype == DType::U16;
   bool perChannel = qi.count > 1;
   if (perChannel && qi.axis != int32_t(q.shape.size()) - 1)
     return false;
@@ -178,21 +185,49 @@ bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o, ThreadPoo
     return true;
   int64_t k = perChannel ? qi.count : 1;
   int32_t *zp = threadBuffer<int32_t>(size_t(k), 0);
+  int bytes = q.dtype == DType::I8 || q.dtype == DType::U8 ? 1 : 2;
+  const int32_t bias = unsignedQ ? (bytes == 1 ? 128 : 32768) : 0;
   for (int64_t c = 0; c < k; ++c)
-    zp[c] = qi.zeroPoints ? int32_t(qi.zeroPoints[c]) : 0;
-  int bytes = q.dtype == DType::I8 ? 1 : 2;
+    zp[c] = (qi.zeroPoints ? int32_t(qi.zeroPoints[c]) : 0) - bias;
   const KernelTable &kt = kernels(activeIsa());
   int32_t lo = 0, hi = 0;
-  if (quantize)
+  if (quantize) {
     storageRange(q, lo, hi);
+    lo -= bias;
+    hi -= bias;
+  }
   int64_t rows = n / count;
+  // Flips the top bit of `elems` stored values (signed <-> unsigned).
+  auto flip = [bytes](const uint8_t *src, uint8_t *dst, int64_t elems) {
+    if (bytes == 1) {
+      for (int64_t i = 0; i < elems; ++i)
+        dst[i] = uint8_t(src[i] ^ 0x80u);
+    } else {
+      for (int64_t i = 0; i < elems; ++i) { // little-endian: the high byte is second
+        dst[2 * i] = src[2 * i];
+        dst[2 * i + 1] = uint8_t(src[2 * i + 1] ^ 0x80u);
+      }
+    }
+  };
   auto run = [&](int64_t r0, int64_t r1) {
-    if (quantize)
+    if (quantize) {
+      uint8_t *dst = static_cast<uint8_t *>(o.data) + r0 * count * bytes;
       kt.quantize(static_cast<const float *>(x.data) + r0 * count, r1 - r0, count, qi.scales, zp,
-                  perChannel, lo, hi, static_cast<uint8_t *>(o.data) + r0 * count * bytes, bytes);
-    else
+                  perChannel, lo, hi, dst, bytes);
+      if (unsignedQ)
+        flip(dst, dst, (r1 - r0) * count);
+    } else if (unsignedQ) {
+      // One row at a time through a signed copy (the input is read-only).
+      uint8_t *row = threadBuffer<uint8_t>(size_t(count * bytes), 0);
+      for (int64_t r = r0; r < r1; ++r) {
+        flip(static_cast<const uint8_t *>(x.data) + r * count * bytes, row, count);
+        kt.dequantize(row, bytes, 1, count, qi.scales, zp, perChannel,
+                      static_cast<float *>(o.data) + r * count);
+      }
+    } else {
       kt.dequantize(static_cast<const uint8_t *>(x.data) + r0 * count * bytes, bytes, r1 - r0,
                     count, qi.scales, zp, perChannel, static_cast<float *>(o.data) + r0 * count);
+    }
   };
   // Rows in parallel once there are >= 16K elements per thread.
   int64_t tasks = pool ? std::min<int64_t>({int64_t(pool->size()), rows, n / 16384}) : 1;
