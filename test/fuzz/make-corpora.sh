@@ -23,6 +23,8 @@ q "$w/m/model.onnx" -o "$out/mub/float.mub"
 q "$w/m/model.safetensors" --quant=w8a8 --calib "$w/calib.ids" --calib-seqs 4 --calib-len 32 -o "$out/mub/w8a8.mub"
 q "$w/m/model.safetensors" --quant=w8a16 --weight-block=32 --calib "$w/calib.ids" --calib-seqs 4 --calib-len 32 -o "$out/mub/w8a16.mub"
 q "$w/mu/model.safetensors" -o "$out/mub/seq2seq.mub"
+# A target artifact: u16 activations, row-major int8 weights packed at run time, FP16 regions.
+q "$w/m/model.safetensors" --target hexagon-htp --calib "$w/calib.ids" --calib-seqs 4 --calib-len 32 -o "$out/mub/htp.mub"
 mkdir -p "$w/mua"
 q "$w/m/model.safetensors" --adapter t=$w/ad -o "$out/mub/adapter.mub"
 q "$w/m/model.safetensors" --adapter t=$w/ad --adapter-out "$w/mua" -o "$out/base.mub"
