@@ -62,15 +62,7 @@ bool mu::buildAdapterFile(const std::string &baseId, const std::vector<LoraSiteI
                                      fb.CreateVector(segFb));
   mub::FinishAdapterFileBuffer(fb, root);
 
-  MubHeader h;
-  std::memset(&h, 0, sizeof(h));
-  std::memcpy(h.magic, "MUA\0", 4);
-  h.formatVersion = kMuaFormatVersion;
-  h.flatbufferOffset = kMubHeaderSize;
-  h.flatbufferSize = fb.GetSize();
-  h.dataOffset = alignTo(kMubHeaderSize + fb.GetSize(), kMubAlignment);
-  h.dataSize = data;
-  h.fileSize = h.dataOffset + data;
+  MubHeader h = makeHeader("MUA", kMuaFormatVersion, fb.GetSize(), data);
   bytes.assign(size_t(h.fileSize), 0);
   std::memcpy(bytes.data(), &h, sizeof(h));
   std::memcpy(bytes.data() + kMubHeaderSize, fb.GetBufferPointer(), fb.GetSize());

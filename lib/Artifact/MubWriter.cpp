@@ -731,15 +731,7 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
   flatbuffers::FlatBufferBuilder fb(1 << 16);
   buildFb(fb, art.artifactId);
 
-  MubHeader &h = art.header;
-  std::memset(&h, 0, sizeof(h));
-  std::memcpy(h.magic, "MUB\0", 4);
-  h.formatVersion = kMubFormatVersion;
-  h.flatbufferOffset = kMubHeaderSize;
-  h.flatbufferSize = fb.GetSize();
-  h.dataOffset = alignTo(kMubHeaderSize + fb.GetSize(), kMubAlignment);
-  h.dataSize = dataSize;
-  h.fileSize = h.dataOffset + dataSize;
+  art.header = makeHeader("MUB", kMubFormatVersion, fb.GetSize(), dataSize);
   art.flatbuffer.assign(fb.GetBufferPointer(), fb.GetBufferPointer() + fb.GetSize());
   art.segmentOffsets = segOffsets;
   art.segments = std::move(lowering.segments);

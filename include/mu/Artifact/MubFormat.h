@@ -34,6 +34,23 @@ static_assert(sizeof(MubHeader) == kMubHeaderSize, "header is 64 bytes");
 
 inline uint64_t alignTo(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+/// The header of a file laid out as header, FlatBuffer of `flatbufferSize`
+/// bytes, then `dataSize` bytes of constants from the next 64-byte boundary.
+/// `magic` is "MUB" or "MUA" (the fourth byte is 0).
+inline MubHeader makeHeader(const char (&magic)[4], uint32_t formatVersion,
+                            uint64_t flatbufferSize, uint64_t dataSize) {
+  MubHeader h{};
+  for (int i = 0; i < 4; ++i)
+    h.magic[i] = magic[i];
+  h.formatVersion = formatVersion;
+  h.flatbufferOffset = kMubHeaderSize;
+  h.flatbufferSize = flatbufferSize;
+  h.dataOffset = alignTo(kMubHeaderSize + flatbufferSize, kMubAlignment);
+  h.dataSize = dataSize;
+  h.fileSize = h.dataOffset + dataSize;
+  return h;
+}
+
 } // namespace mu
 
 #endif // MU_ARTIFACT_MUBFORMAT_H
