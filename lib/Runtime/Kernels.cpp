@@ -1559,6 +1559,10 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     float *y = static_cast<float *>(o.data);
     int64_t n = o.numel();
     if (ints[0] == 1) {
+      if (cpu::RoundF16Fn f = cpu::kernels(activeIsa()).roundF16) {
+        parallelRanges(scratch.pool, n, 16384, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
+        return Status::success();
+      }
       const float *tab = halfTable();
       for (int64_t i = 0; i < n; ++i)
         y[i] = tab[floatToHalf(x[i])];

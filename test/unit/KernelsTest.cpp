@@ -392,3 +392,43 @@ TEST(Kernels, UnsignedQuantizeMatchesSpecEveryFamily) {
         }
   }
 }
+
+/// Round through FP16 in the kernel table (F16C): the reference's bits for
+/// random bit patterns (NaNs with payloads, infinities, subnormals, values
+/// at the overflow edge, ties), odd lengths included.
+TEST(Kernels, RoundF16SameBitsEveryFamily) {
+  std::mt19937 rng(3);
+  std::vector<float> x;
+  for (uint32_t b : {0x7fc00001u, 0xffc12345u, 0x7f800001u, 0x7f800000u, 0xff800000u, 0x477fefffu,
+                     0x477ff000u, 0x38800000u, 0x387fffffu, 0x33000000u, 0x33000001u, 0x00000001u,
+                     0x80000000u, 0x3f801000u, 0x3f803000u}) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(f);
+  }
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t b = rng();
+    if (i % 2) // half of them in FP16's range
+      b = (b & 0x80ffffffu) | ((0x60u + (b >> 24) % 0x20u) << 23);
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(f);
+  }
+  std::vector<float> ref(x.size()), got(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    ref[i] = mu::halfToFloat(mu::floatToHalf(x[i]));
+  for (Isa isa : families()) {
+    cpu::RoundF16Fn f = cpu::kernels(isa).roundF16;
+    if (!f)
+      continue; // the reference loop itself
+    for (int64_t len : {int64_t(x.size()), int64_t(x.size()) - 3, int64_t(5)}) {
+      std::fill(got.begin(), got.end(), -7.0f);
+      f(x.data(), got.data(), len);
+      for (int64_t i = 0; i < len; ++i)
+        ASSERT_EQ(std::memcmp(&got[size_t(i)], &ref[size_t(i)], 4), 0)
+            << isaName(isa) << " element " << i << " x " << x[size_t(i)];
+      if (len < int64_t(x.size()))
+        EXPECT_EQ(got[size_t(len)], -7.0f) << isaName(isa) << " wrote past n";
+    }
+  }
+}

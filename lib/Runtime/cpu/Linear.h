@@ -76,6 +76,10 @@ using RequantizeFn = void (*)(const int64_t *acc, const int64_t *base,
 using SiluMulFn = void (*)(const float *g, const float *u, float *y, int64_t n);
 /// y[i] = gelu_tanh(x[i]) (FastMath.h), the same bits in every family.
 using GeluTanhFn = void (*)(const float *x, float *y, int64_t n);
+/// y[i] = x[i] rounded to FP16 and back (round to nearest even, overflow to
+/// inf, NaN to the canonical quiet NaN of its sign), the same bits as the
+/// reference Round.
+using RoundF16Fn = void (*)(const float *x, float *y, int64_t n);
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
@@ -87,6 +91,7 @@ struct KernelTable {
   RequantizeFn requantize = nullptr; ///< null: the scalar epilogue
   SiluMulFn siluMul = nullptr;       ///< null: siluMulPortable
   GeluTanhFn geluTanh = nullptr;     ///< null: geluTanhPortable
+  RoundF16Fn roundF16 = nullptr;     ///< null: the reference Round
 };
 
 void siluMulPortable(const float *g, const float *u, float *y, int64_t n);

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
 #include "FastMath.h"
+#include "mu/Support/Half.h"
 #include "TileLoop.h"
 
 #include <immintrin.h>
@@ -445,11 +446,29 @@ void geluTanh(const float *x, float *y, int64_t n) {
     y[i] = fm::geluTanh(x[i]);
 }
 
+/// F16C conversions round to nearest even and overflow to inf as the
+/// reference does; NaN lanes (whose payload F16C keeps) take the reference's
+/// scalar path.
+void roundF16(const float *x, float *y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)))
+      for (int j = 0; j < 8; ++j)
+        y[i + j] = halfToFloat(floatToHalf(x[i + j]));
+    else
+      _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
+  }
+  for (; i < n; ++i)
+    y[i] = halfToFloat(floatToHalf(x[i]));
+}
+
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable t{dotI8,    dotI16,     dotF32,  scores, weightedSum,
-                             quantize, dequantize, nullptr, siluMul, geluTanh};
+  static const KernelTable t{dotI8,    dotI16,     dotF32,  scores,  weightedSum,
+                             quantize, dequantize, nullptr, siluMul, geluTanh,
+                             roundF16};
   return t;
 }
 
