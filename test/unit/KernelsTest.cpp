@@ -432,3 +432,43 @@ TEST(Kernels, RoundF16SameBitsEveryFamily) {
     }
   }
 }
+
+/// The softmax numerator and its sum: every family gives the portable
+/// kernel's bits, within f32 rounding of exp in double; masked (-inf)
+/// scores become exactly 0.
+TEST(Kernels, ExpSumSameBitsEveryFamily) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 6.0f);
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(8), int64_t(64), int64_t(1027)}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    float mx = -INFINITY;
+    for (auto &v : x) {
+      v = rng() % 7 == 0 ? -INFINITY : nd(rng);
+      mx = std::max(mx, v);
+    }
+    if (mx == -INFINITY)
+      x[0] = mx = 0.0f;
+    std::vector<float> ref = x;
+    float refSum = cpu::expSumPortable(ref.data(), n, mx);
+    double want = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double e = x[size_t(i)] == -INFINITY ? 0.0 : std::exp(double(x[size_t(i)]) - mx);
+      if (x[size_t(i)] == -INFINITY)
+        EXPECT_EQ(ref[size_t(i)], 0.0f);
+      else if (e > 1e-30) // f32 x - mx rounds by up to 2^-24 |x - mx|; exp adds a few ulp
+        EXPECT_NEAR(ref[size_t(i)], e, (4e-7 + 6e-8 * std::fabs(double(x[size_t(i)]) - mx)) * e)
+            << "element " << i;
+      want += e;
+    }
+    EXPECT_NEAR(refSum, want, 1e-6 * want);
+    for (Isa isa : families()) {
+      cpu::ExpSumFn f = cpu::kernels(isa).expSum;
+      if (!f)
+        continue;
+      std::vector<float> got = x;
+      float sum = f(got.data(), n, mx);
+      EXPECT_EQ(std::memcmp(&sum, &refSum, 4), 0) << isaName(isa) << " n " << n;
+      EXPECT_EQ(std::memcmp(got.data(), ref.data(), size_t(n) * 4), 0) << isaName(isa) << " n " << n;
+    }
+  }
+}

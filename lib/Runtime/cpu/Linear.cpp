@@ -152,6 +152,25 @@ void siluMulPortable(const float *g, const float *u, float *y, int64_t n) {
     y[i] = fm::siluMul(g[i], u[i]);
 }
 
+float expSumPortable(float *p, int64_t n, float mx) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      float e = p[i + j] == ninf ? 0.0f : fm::exp(p[i + j] - mx);
+      p[i + j] = e;
+      lane[j] += e;
+    }
+  float s = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+  for (; i < n; ++i) {
+    float e = p[i] == ninf ? 0.0f : fm::exp(p[i] - mx);
+    p[i] = e;
+    s += e;
+  }
+  return s;
+}
+
 void geluTanhPortable(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     y[i] = fm::geluTanh(x[i]);
@@ -282,19 +301,15 @@ bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
         mx = std::max(mx, scores[t]);
       }
       std::fill(acc, acc + Dv, 0.0f);
-      double sum = 0;
+      float sum = 0;
       if (mx != ninf) {
         // Exponentials in place (masked positions become 0), then one pass
         // over the values.
-        for (int64_t t = 0; t < limit; ++t) {
-          float e = scores[t] == ninf ? 0.0f : std::exp(scores[t] - mx);
-          scores[t] = e;
-          sum += e;
-        }
+        sum = (kt.expSum ? kt.expSum : expSumPortable)(scores, limit, mx);
         kt.weightedSum(scores, vb, limit, Dv, acc);
       }
       float *orow = po + ((b * Hq + h) * S + i) * Dv;
-      float inv = sum > 0 ? float(1.0 / sum) : 0.0f;
+      float inv = sum > 0 ? 1.0f / sum : 0.0f;
       for (int64_t d = 0; d < Dv; ++d)
         orow[d] = acc[d] * inv;
     }

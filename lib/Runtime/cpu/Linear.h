@@ -80,6 +80,11 @@ using GeluTanhFn = void (*)(const float *x, float *y, int64_t n);
 /// inf, NaN to the canonical quiet NaN of its sign), the same bits as the
 /// reference Round.
 using RoundF16Fn = void (*)(const float *x, float *y, int64_t n);
+/// The softmax numerator in place: p[t] = exp(p[t] - mx) with the f32 exp of
+/// FastMath.h (p[t] == -inf gives 0) for t < n; returns their sum, added in
+/// eight lanes (t mod 8) combined as ((0+4)+(1+5))+((2+6)+(3+7)), then the
+/// tail in order: the same bits in every family.
+using ExpSumFn = float (*)(float *p, int64_t n, float mx);
 struct KernelTable {
   DotI8Fn dotI8;
   DotI16Fn dotI16;
@@ -92,7 +97,10 @@ struct KernelTable {
   SiluMulFn siluMul = nullptr;       ///< null: siluMulPortable
   GeluTanhFn geluTanh = nullptr;     ///< null: geluTanhPortable
   RoundF16Fn roundF16 = nullptr;     ///< null: the reference Round
+  ExpSumFn expSum = nullptr;         ///< null: expSumPortable
 };
+
+float expSumPortable(float *p, int64_t n, float mx);
 
 void siluMulPortable(const float *g, const float *u, float *y, int64_t n);
 void geluTanhPortable(const float *x, float *y, int64_t n);

@@ -19,6 +19,7 @@
 #include "TileLoop.h"
 
 #include <immintrin.h>
+#include <limits>
 
 namespace mu {
 namespace rt {
@@ -446,6 +447,28 @@ void geluTanh(const float *x, float *y, int64_t n) {
     y[i] = fm::geluTanh(x[i]);
 }
 
+float expSum(float *p, int64_t n, float mx) {
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity()),
+               m = _mm256_set1_ps(mx);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(p + i);
+    __m256 e = _mm256_andnot_ps(_mm256_cmp_ps(v, ninf, _CMP_EQ_OQ), exp8(_mm256_sub_ps(v, m)));
+    _mm256_storeu_ps(p + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float lane[8];
+  _mm256_storeu_ps(lane, acc);
+  float s = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+  for (; i < n; ++i) {
+    float e = p[i] == -std::numeric_limits<float>::infinity() ? 0.0f : fm::exp(p[i] - mx);
+    p[i] = e;
+    s += e;
+  }
+  return s;
+}
+
 /// F16C conversions round to nearest even and overflow to inf as the
 /// reference does; NaN lanes (whose payload F16C keeps) take the reference's
 /// scalar path.
@@ -468,7 +491,7 @@ void roundF16(const float *x, float *y, int64_t n) {
 const KernelTable &avx2Kernels() {
   static const KernelTable t{dotI8,    dotI16,     dotF32,  scores,  weightedSum,
                              quantize, dequantize, nullptr, siluMul, geluTanh,
-                             roundF16};
+                             roundF16, expSum};
   return t;
 }
 

@@ -255,7 +255,8 @@ const KernelTable &avx512Kernels() {
   static const KernelTable t{dotI8, dotI16, avx2Kernels().dotF32, avx2Kernels().scores,
                              avx2Kernels().weightedSum, avx2Kernels().quantize,
                              avx2Kernels().dequantize, requantize, avx2Kernels().siluMul,
-                             avx2Kernels().geluTanh, avx2Kernels().roundF16};
+                             avx2Kernels().geluTanh, avx2Kernels().roundF16,
+                             avx2Kernels().expSum};
   return t;
 }
 
