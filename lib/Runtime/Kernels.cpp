@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "IntAccess.h"
+#include "cpu/Rows.h"
 
 #include "mu/Support/Half.h"
 #include "mu/runtime/Integer.h"
@@ -805,11 +806,10 @@ Status binary(const mub::Instr &in, const TensorRef &a, const TensorRef &b, Tens
     float *po = static_cast<float *>(o.data);
     // Fast path: same shapes.
     if (a.shape == o.shape && b.shape == o.shape && (op == OpCode::Add || op == OpCode::Mul)) {
-      int64_t n = o.numel();
       if (op == OpCode::Add)
-        for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+        cpu::addF32(pa, pb, po, o.numel());
       else
-        for (int64_t i = 0; i < n; ++i) po[i] = pa[i] * pb[i];
+        cpu::mulF32(pa, pb, po, o.numel());
       return Status::success();
     }
     forEachBroadcast(o.shape, st, [&](int64_t i, const std::vector<int64_t> &off) {
@@ -1341,24 +1341,27 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
         if (r < 0) r += n;
         if (r < 0 || r >= n)
           return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(n) + ")");
-        unpackI8Row(static_cast<const uint8_t *>(data.data), n, k, r, row.data());
         // One row viewed as a [1, k] tensor with that row's scale.
         double scale = data.quant->scales[data.quant->count > 1 ? r : 0];
-        if (o.dtype == DType::F16) {
-          uint16_t *dst = static_cast<uint16_t *>(o.data) + j * k;
-          for (int64_t e = 0; e < k; ++e)
-            dst[e] = floatToHalf(float(double(row[size_t(e)]) * scale));
-        } else if (o.dtype == DType::F32) {
-          float *dst = static_cast<float *>(o.data) + j * k;
-          for (int64_t e = 0; e < k; ++e)
-            dst[e] = float(double(row[size_t(e)]) * scale);
-        } else {
-          for (int64_t e = 0; e < k; ++e)
-            storeD(o, j * k + e, double(row[size_t(e)]) * scale);
+        if (o.dtype == DType::F16 || o.dtype == DType::F32) {
+          cpu::packedRowI8(static_cast<const uint8_t *>(data.data), n, k, r, scale, row.data(),
+                           o.dtype == DType::F32 ? static_cast<float *>(o.data) + j * k : nullptr,
+                           o.dtype == DType::F16 ? static_cast<uint16_t *>(o.data) + j * k : nullptr);
+          continue;
         }
+        unpackI8Row(static_cast<const uint8_t *>(data.data), n, k, r, row.data());
+        for (int64_t e = 0; e < k; ++e)
+          storeD(o, j * k + e, double(row[size_t(e)]) * scale);
       }
       return Status::success();
     }
+    // Row-wise fast paths with loadD's arithmetic: f16 rows widened to f32,
+    // int8 rows with one scale per row (per tensor, or per channel of the
+    // gathered axis 0).
+    bool f16Rows = data.dtype == DType::F16 && !data.quant && o.dtype == DType::F32;
+    bool i8Rows = data.dtype == DType::I8 && data.quant && o.dtype == DType::F32 &&
+                  data.quant->blockSize == 0 &&
+                  (data.quant->axis < 0 || (data.quant->axis == 0 && axis == 0));
     for (int64_t b = 0; b < outer; ++b)
       for (int64_t j = 0; j < ni; ++j) {
         int64_t k = loadI(idx, j);
@@ -1366,7 +1369,18 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
         if (k < 0 || k >= dim)
           return fail(in, "index " + std::to_string(loadI(idx, j)) + " out of range [0, " + std::to_string(dim) + ")");
         int64_t dst = (b * ni + j) * inner, src = (b * dim + k) * inner;
-        if (convert)
+        if (convert && f16Rows) {
+          const float *tab = halfTable();
+          const uint16_t *from = static_cast<const uint16_t *>(data.data) + src;
+          float *to = static_cast<float *>(o.data) + dst;
+          for (int64_t e = 0; e < inner; ++e)
+            to[e] = tab[from[e]];
+        } else if (convert && i8Rows) {
+          double scale, zp;
+          quantOf(data, src, scale, zp);
+          cpu::dequantRowI8(static_cast<const int8_t *>(data.data) + src, inner, scale, zp,
+                            static_cast<float *>(o.data) + dst);
+        } else if (convert)
           for (int64_t e = 0; e < inner; ++e)
             storeD(o, dst + e, loadD(data, src + e));
         else
@@ -1450,38 +1464,7 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
     const float *px = static_cast<const float *>(x.data);
     float *py = static_cast<float *>(o.data);
     parallelRanges(scratch.pool, rows, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const float *xr = px + r * d;
-        float *yr = py + r * d;
-        // Eight partial sums in a fixed order: vectorizable, no serial
-        // chain of dependent adds, the same result on every thread count.
-        auto sum8 = [&](auto term) {
-          double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-          int64_t i = 0;
-          for (; i + 8 <= d; i += 8)
-            for (int j = 0; j < 8; ++j)
-              part[j] += term(i + j);
-          for (; i < d; ++i)
-            part[i % 8] += term(i);
-          return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-        };
-        double mean = 0;
-        if (op == OpCode::LayerNorm)
-          mean = sum8([&](int64_t i) { return double(xr[i]); }) / d;
-        double ss = sum8([&](int64_t i) {
-          double c = xr[i] - mean;
-          return c * c;
-        });
-        double inv = 1.0 / std::sqrt(ss / d + eps);
-        for (int64_t i = 0; i < d; ++i) {
-          double v = (xr[i] - mean) * inv;
-          if (wr)
-            v *= wr[i];
-          if (br)
-            v += br[i];
-          yr[i] = float(v);
-        }
-      }
+      cpu::normRows(px, wr, br, py, r0, r1, d, eps, op == OpCode::LayerNorm);
     });
     return Status::success();
   }
@@ -1674,16 +1657,7 @@ Status execute(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
       const float *px = static_cast<const float *>(x.data), *pc = static_cast<const float *>(c.data),
                   *ps = static_cast<const float *>(s.data);
       float *py = static_cast<float *>(o.data);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < S; ++i) {
-          const float *xr = px + (r * S + i) * d, *cr = pc + i * d, *sr = ps + i * d;
-          float *yr = py + (r * S + i) * d;
-          for (int64_t j = 0; j < d; ++j) {
-            float rot = interleaved ? ((j % 2 == 0) ? -xr[j + 1] : xr[j - 1])
-                                    : (j < h ? -xr[j + h] : xr[j - h]);
-            yr[j] = float(double(xr[j]) * double(cr[j]) + double(rot) * double(sr[j]));
-          }
-        }
+      cpu::ropeRows(px, pc, ps, py, rows, S, d, interleaved);
       return Status::success();
     }
     std::vector<std::vector<int64_t>> st = {broadcastStrides(c.shape, x.shape), broadcastStrides(s.shape, x.shape)};

@@ -267,16 +267,17 @@ Status Session::runProgram(const std::string &name, const std::vector<TensorRef>
     int id = p->inputs()->Get(k);
     const mub::Tensor *d = p->tensors()->Get(id);
     const TensorRef &in = inputs[k];
-    std::string what = "input " + std::to_string(k) + " '" + d->name()->str() + "'";
+    // Named only when there is an error to report: this runs every token.
+    auto what = [&] { return "input " + std::to_string(k) + " '" + d->name()->str() + "'"; };
     if (in.dtype != t[id].dtype)
-      return Status::error(what + ": dtype " + dtypeName(in.dtype) + ", expected " + dtypeName(t[id].dtype));
+      return Status::error(what() + ": dtype " + dtypeName(in.dtype) + ", expected " + dtypeName(t[id].dtype));
     if (in.shape.size() != t[id].shape.size())
-      return Status::error(what + ": rank " + std::to_string(in.shape.size()) + ", expected " +
+      return Status::error(what() + ": rank " + std::to_string(in.shape.size()) + ", expected " +
                            std::to_string(t[id].shape.size()));
     for (size_t j = 0; j < in.shape.size(); ++j) {
       int64_t want = d->shape()->Get(j), mx = d->max_shape()->Get(j);
       if ((want >= 0 && in.shape[j] != want) || in.shape[j] < 0 || in.shape[j] > mx)
-        return Status::error(what + ": shape " + shapeStr(in.shape) + " does not fit " +
+        return Status::error(what() + ": shape " + shapeStr(in.shape) + " does not fit " +
                              shapeStr(t[id].shape) + " (max " +
                              shapeStr(std::vector<int64_t>(d->max_shape()->begin(), d->max_shape()->end())) + ")");
     }
