@@ -14,6 +14,7 @@
 #include "mu/Support/Half.h"
 #include "mu/runtime/Integer.h"
 #include "mu/runtime/Packing.h"
+#include "mu/runtime/SelfTest.h"
 
 #include <gtest/gtest.h>
 

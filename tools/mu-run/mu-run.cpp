@@ -11,6 +11,7 @@
 #include "mu/runtime/Generate.h"
 #include "mu/runtime/Opener.h"
 #include "mu/runtime/Runtime.h"
+#include "mu/runtime/SelfTest.h"
 #include "mu/runtime/Tokenizer.h"
 #include "mub_generated.h"
 

@@ -24,6 +24,10 @@
 namespace mu {
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 struct ChatMessage {
   std::string role; ///< "system", "user" or "assistant"
   std::string content;
@@ -62,6 +66,8 @@ private:
   Style style_ = Style::Plain;
   std::string defaultSystem_;
 };
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

@@ -13,6 +13,10 @@
 namespace mu {
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 struct SamplingOptions {
   bool greedy = false;
   float temperature = 1.0f;
@@ -115,6 +119,8 @@ private:
   const Model &model_;
   Session &session_;
 };
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

@@ -32,6 +32,10 @@
 namespace mu {
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 struct FixedPointMultiplier {
   int32_t multiplier = 0; ///< in [2^30, 2^31) for M > 0
   int32_t shift = 0;      ///< right shift, in [1, 62]
@@ -73,6 +77,8 @@ inline int32_t quantizeValue(float v, float scale, int32_t zeroPoint, int32_t qm
   double r = double(q) + zeroPoint;
   return int32_t(std::clamp<double>(r, qmin, qmax));
 }
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

@@ -25,6 +25,10 @@
 namespace mu {
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 struct OpenerOptions {
   int words = 4;                 ///< N: stop when word N+1 begins
   bool stopAtSentenceEnd = true; ///< a word ending in . ! ? (then quotes) ends the opener
@@ -88,6 +92,8 @@ Status generateOpener(Generator &gen, const Tokenizer &tok, const std::vector<in
 
 /// log softmax(logits)[id], in natural log.
 double tokenLogprob(const std::vector<float> &logits, int id);
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

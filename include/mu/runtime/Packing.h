@@ -29,6 +29,10 @@
 namespace mu {
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 /// Storage layout of a constant tensor (mirrors mub::Layout).
 enum class Layout : int8_t { RowMajor = 0, I8N16K4 = 1 };
 
@@ -84,6 +88,8 @@ inline void unpackI8Row(const uint8_t *packed, int64_t n, int64_t k, int64_t r, 
   for (int64_t c = 0; c < k; ++c)
     dst[c] = int8_t(packed[packedI8Offset(r, c, k)]);
 }
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

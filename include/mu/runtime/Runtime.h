@@ -26,6 +26,10 @@ struct Program;
 
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 /// Success, or a one-paragraph message naming what is wrong.
 struct Status {
   bool ok = true;
@@ -202,10 +206,6 @@ Isa activeIsa();
 bool setKernelIsa(Isa isa);
 /// Physical cores (logical CPUs when the topology cannot be read).
 int physicalCores();
-/// Checks the optimized kernels of `isa` bit for bit against the reference
-/// integer arithmetic (Integer.h) on this CPU, with `threads` threads; the
-/// number of cases run goes to `cases`. An error names the first mismatch.
-Status checkKernels(Isa isa, int threads, int &cases);
 
 /// How a session executes.
 /// Threads a session with `threads = 0` uses: `n` (> 0), or 0 to go back
@@ -286,6 +286,8 @@ private:
   Observer observer_;
   size_t peakBytes_ = 0;
 };
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

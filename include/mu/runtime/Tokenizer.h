@@ -24,6 +24,10 @@ struct Tokenizer;
 }
 namespace rt {
 
+// The library's API: exported even when libmu_runtime.so is built with
+// hidden visibility (its internals are not part of the ABI).
+#pragma GCC visibility push(default)
+
 class Tokenizer {
 public:
   enum class Kind { None, SentencePieceBpe, ByteLevelBpe };
@@ -90,6 +94,8 @@ private:
   bool first_ = true;
   std::string pending_;
 };
+
+#pragma GCC visibility pop
 
 } // namespace rt
 } // namespace mu

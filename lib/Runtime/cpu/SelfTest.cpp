@@ -6,14 +6,15 @@
 /// and requires bit-identical results: integer linear (odd shapes and tails,
 /// limit values, zero points, per-tensor / per-channel scales, int8/int16
 /// activations, f32 / int8 / int16 outputs) and quantize / dequantize (ties,
-/// NaN, infinities, narrow ranges). Used by the unit tests and by `mu-run
-/// --check-kernels` on a target device.
+/// NaN, infinities, narrow ranges). Library mu_runtime_check, used by the
+/// unit tests and by `mu-run --check-kernels` on a target device.
 ///
 //===----------------------------------------------------------------------===//
 #include "Linear.h"
 
 #include "mu/runtime/Integer.h"
 #include "mu/runtime/Packing.h"
+#include "mu/runtime/SelfTest.h"
 
 #include <cmath>
 #include <cstring>
