@@ -176,5 +176,6 @@ fi
 cmake --build "$RT" -j 2 >/dev/null
 strip -o "$RT/libmu_runtime.stripped.so" "$RT/lib/Runtime/libmu_runtime.so"
 strip -o "$RT/mu-run.stripped" "$RT/tools/mu-run"
-printf "\nstripped libmu_runtime.so: %d KB; stripped mu-run (static runtime, CLI11): %d KB\n" \
-  $(( $(stat -c %s "$RT/libmu_runtime.stripped.so") / 1024 )) $(( $(stat -c %s "$RT/mu-run.stripped") / 1024 ))
+so=$(stat -c %s "$RT/libmu_runtime.stripped.so"); run=$(stat -c %s "$RT/mu-run.stripped")
+printf "\nstripped libmu_runtime.so: %d bytes (%d KiB); stripped mu-run (static runtime, CLI11): %d bytes (%d KiB)\n" \
+  "$so" $((so / 1024)) "$run" $((run / 1024))

@@ -212,7 +212,12 @@ template <FloatWeights::Kind K, int MR>
 inline void rowsF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t k, int64_t n0,
                     int64_t n1, const float *bias, float *y, int64_t ldy) {
   int64_t c = n0;
-  constexpr int NR = MR == 1 ? 8 : 4;
+  // Decode (one row): one weight row at a time, a single sequential stream
+  // that the hardware prefetcher follows (8 rows at once, 8 streams, ran at
+  // half the bandwidth on AMD Zen 4: docs/performance.md). Prefill: 2 rows
+  // x 4 weight rows, compute-bound, where the reuse matters. Every output
+  // is summed the same way whatever the blocking, so the bits do not move.
+  constexpr int NR = MR == 1 ? 1 : 4;
   for (; c + NR <= n1; c += NR)
     blockF32<K, MR, NR>(x, ldx, w, k, c, bias, y, ldy);
   for (; c < n1; ++c)
