@@ -208,16 +208,10 @@ inline void blockF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t
     }
 }
 
-template <FloatWeights::Kind K, int MR>
+template <FloatWeights::Kind K, int MR, int NR>
 inline void rowsF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t k, int64_t n0,
                     int64_t n1, const float *bias, float *y, int64_t ldy) {
   int64_t c = n0;
-  // Decode (one row): one weight row at a time, a single sequential stream
-  // that the hardware prefetcher follows (8 rows at once, 8 streams, ran at
-  // half the bandwidth on AMD Zen 4: docs/performance.md). Prefill: 2 rows
-  // x 4 weight rows, compute-bound, where the reuse matters. Every output
-  // is summed the same way whatever the blocking, so the bits do not move.
-  constexpr int NR = MR == 1 ? 1 : 4;
   for (; c + NR <= n1; c += NR)
     blockF32<K, MR, NR>(x, ldx, w, k, c, bias, y, ldy);
   for (; c < n1; ++c)
@@ -227,15 +221,27 @@ inline void rowsF32(const float *x, int64_t ldx, const FloatWeights &w, int64_t 
 template <FloatWeights::Kind K>
 void dotF32Kind(const float *x, int64_t m, int64_t ldx, const FloatWeights &w, int64_t k,
                 int64_t n0, int64_t n1, const float *bias, float *y, int64_t ldy) {
+  // Decode (one row) over a slice of weights too big to stay in cache
+  // between tokens: one weight row at a time, a single sequential stream
+  // the hardware prefetcher follows (8 rows at once, 8 streams, ran at half
+  // the bandwidth on AMD Zen 4: docs/performance.md). Smaller slices (cache
+  // resident, compute-bound): 8 rows at once, 8 independent FMA chains.
+  // Prefill: 2 rows x 4 weight rows. Every output is summed the same way
+  // whatever the blocking, so the bits do not move.
+  constexpr int64_t esz = K == FloatWeights::F32 ? 4 : K == FloatWeights::F16 ? 2 : 1;
+  bool stream = (n1 - n0) * k * esz >= (int64_t(256) << 10);
   // Channels in blocks of 64 so a block of weights stays in cache while all
   // rows pass over it.
   for (int64_t b0 = n0; b0 < n1; b0 += 64) {
     int64_t b1 = b0 + 64 < n1 ? b0 + 64 : n1;
     int64_t r = 0;
     for (; r + 2 <= m; r += 2)
-      rowsF32<K, 2>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
+      rowsF32<K, 2, 4>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
     for (; r < m; ++r)
-      rowsF32<K, 1>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
+      if (stream)
+        rowsF32<K, 1, 1>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
+      else
+        rowsF32<K, 1, 8>(x + r * ldx, ldx, w, k, b0, b1, bias, y + r * ldy, ldy);
   }
 }
 
