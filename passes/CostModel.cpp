@@ -118,9 +118,17 @@ void costProgram(func::FuncOp f, int64_t tokens, int64_t past, const Rates &dev,
       auto q = cast<RankedTensorType>(op.getOperand(0).getType()).getShape();
       double d = double(q.back()), keys = double(past) + (tokens + 1) / 2.0;
       c.macs = 2 * elements(op.getOperand(0), tokens) / d * keys * d;
-      if (op.getNumOperands() > 4) // the cache read: past K and V
-        for (unsigned i = 3; i < op.getNumOperands(); ++i)
-          act += elements(op.getOperand(i), past) * elementBytes(op.getOperand(i).getType());
+      // The cache read: `past` rows of K and V (an in-place cache of fixed
+      // capacity is read only up to the position).
+      if (op.getNumOperands() > 4)
+        for (unsigned i = 3; i < op.getNumOperands(); ++i) {
+          auto ct = cast<RankedTensorType>(op.getOperand(i).getType());
+          if (ct.getRank() != 4)
+            continue; // a mask or the cache position
+          double perRow = elements(op.getOperand(i), 1) /
+                          double(ct.isDynamicDim(2) ? 1 : std::max<int64_t>(ct.getDimSize(2), 1));
+          act += perRow * double(past) * elementBytes(ct);
+        }
     } else {
       c.macs = op.getNumResults() ? elements(op.getResult(0), tokens) : 0;
     }
@@ -177,6 +185,8 @@ llvm::json::Value programJson(const ProgramCost &p) {
   return llvm::json::Object{{"program", p.program},
                             {"tokens", p.tokens},
                             {"past", p.past},
+                            {"chunk_calls", p.calls},
+                            {"chunk", p.chunk},
                             {"macs", p.macs},
                             {"bytes", p.bytes},
                             {"ms", p.seconds * 1e3},
@@ -220,7 +230,30 @@ bool estimateCost(ModuleOp module, const target::Target &t, const target::Target
   bool seq2seq = !prefill && encode;
   if (!prefill)
     prefill = encode ? encode : mainFn;
-  if (prefill) {
+  // A static-shape prefill runs ceil(prompt / chunk) full (padded) chunks.
+  int64_t chunk = 0;
+  if (prefill && prefill->hasAttr("mu.static") && prefill.getNumArguments() > 0)
+    if (auto ids = dyn_cast<RankedTensorType>(prefill.getArgument(0).getType());
+        ids && ids.getRank() == 2 && !ids.isDynamicDim(1))
+      chunk = ids.getDimSize(1);
+  if (prefill && chunk > 0) {
+    int64_t calls = std::max<int64_t>(1, (promptTokens + chunk - 1) / chunk);
+    for (int64_t j = 0; j < calls; ++j) {
+      ProgramCost pc;
+      costProgram(prefill, chunk, j * chunk, dev, cpu, pc);
+      if (j == 0) {
+        out.prefill = std::move(pc);
+        continue;
+      }
+      out.prefill.macs += pc.macs;
+      out.prefill.bytes += pc.bytes;
+      out.prefill.seconds += pc.seconds;
+    }
+    out.prefill.tokens = promptTokens;
+    out.prefill.calls = calls;
+    out.prefill.chunk = chunk;
+    out.ttftMs = out.prefill.seconds * 1e3;
+  } else if (prefill) {
     costProgram(prefill, promptTokens, 0, dev, cpu, out.prefill);
     out.ttftMs = out.prefill.seconds * 1e3;
   }
@@ -240,10 +273,12 @@ std::string CostReport::summary() const {
   auto line = [&](const ProgramCost &p, const char *what) {
     if (p.program.empty())
       return;
-    s += llvm::formatv("\n  {0} (@{1}, {2} tokens, {3} cached): {4:F3} GMAC, {5:F2} MB moved, "
+    std::string calls =
+        p.calls > 0 ? llvm::formatv(" in {0} chunk(s) of {1}", p.calls, p.chunk).str() : "";
+    s += llvm::formatv("\n  {0} (@{1}, {2} tokens{7}, {3} cached): {4:F3} GMAC, {5:F2} MB moved, "
                        "{6:F3} ms",
                        what, p.program, p.tokens, p.past, p.macs / 1e9, p.bytes / 1e6,
-                       p.seconds * 1e3)
+                       p.seconds * 1e3, calls)
              .str();
     s += llvm::formatv("\n    memory: arena {0:F2} MB + weights {1:F2} MB vs {2:F2} MB on chip: ",
                        p.arenaBytes / 1e6, p.weightBytes / 1e6, p.onChipBytes / 1e6)

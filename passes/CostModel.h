@@ -38,6 +38,9 @@ struct OpCost {
 struct ProgramCost {
   std::string program;
   int64_t tokens = 0, past = 0; ///< tokens processed, tokens already cached
+  /// Calls of a static-shape prefill (padded fixed chunks; 0: one dynamic
+  /// call): the ops are one call's, the totals all calls'.
+  int64_t calls = 0, chunk = 0;
   double macs = 0, bytes = 0, seconds = 0;
   /// Memory plan against the on-chip memory: the planned activation arena
   /// (at the planning bound), the weights, and what does not fit.

@@ -167,7 +167,7 @@ struct AttentionPattern : OpRewritePattern<MatMulOp> {
       mask = NotOp::create(rw, op.getLoc(), mask); // true = attend
     auto attn = AttentionOp::create(
         rw, op.getLoc(), op.getType(), TypeRange(), q, k, v, mask, Value(),
-        Value(), rw.getF32FloatAttr(static_cast<float>(scale)),
+        Value(), Value(), rw.getF32FloatAttr(static_cast<float>(scale)),
         rw.getBoolAttr(causal));
     rw.replaceOp(op, attn.getResult());
     return success();

@@ -83,7 +83,7 @@ LogicalResult addCache(func::FuncOp f) {
     b.setInsertionPoint(a);
     auto cached = AttentionOp::create(
         b, a.getLoc(), a.getResult().getType(), TypeRange{kc, vc}, a.getQuery(), a.getKey(),
-        a.getValue(), a.getMask(), body.getArgument(ai), body.getArgument(ai + 1),
+        a.getValue(), a.getMask(), body.getArgument(ai), body.getArgument(ai + 1), Value(),
         a.getScaleAttr(), a.getCausalAttr());
     a.getResult().replaceAllUsesWith(cached.getResult());
     a.erase();

@@ -151,6 +151,8 @@ FailureOr<KernelCall> describe(Operation *op) {
         k.ints = {a.getCausal() ? 1 : 0};
         k.slots = {a.getQuery(), a.getKey(),     a.getValue(),
                    a.getMask(),  a.getPastKey(), a.getPastValue()};
+        if (a.getCachePosition()) // in-place cache (mu-static-shapes)
+          k.slots.push_back(a.getCachePosition());
       })
       .Default([&](Operation *) { ok = false; });
   if (!ok)

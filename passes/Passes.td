@@ -105,6 +105,27 @@ def KvCache : Pass<"mu-kv-cache", "mlir::ModuleOp"> {
   let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
 }
 
+def StaticShapes : Pass<"mu-static-shapes", "mlir::ModuleOp"> {
+  let summary = "static-shape prefill/decode: fixed chunk, in-place max-context KV cache";
+  let description = [{
+    For targets with `shapes.static` (NPUs), after `mu-kv-cache`: `@prefill`
+    takes `[1, prefill-chunk]` token ids and a new `length` argument (valid
+    tokens; the runtime pads the last chunk of a prompt, and the last-position
+    gather reads row `length - 1`); `@decode` takes `[1, 1]`. Every
+    self-attention cache becomes a `[B, Hkv, max-context, D]` state updated
+    in place (`mu.attention ... at(position)`), so no program holds a growing
+    tensor. Dims of static tensors fold to constants and result types are
+    refined forward; a decoder-only program left with a dynamic dim is an
+    error naming the op. Encoder-decoders get the static decode step and
+    cache; their source length stays dynamic.
+  }];
+  let options = [Option<"prefillChunk", "prefill-chunk", "int64_t", "128",
+                        "tokens per prefill call (the last chunk is padded)">,
+                 Option<"maxContext", "max-context", "int64_t", "512",
+                        "KV-cache capacity in tokens">];
+  let dependentDialects = ["mu::MuDialect", "mlir::func::FuncDialect"];
+}
+
 def NameOps : Pass<"mu-name-ops", "mlir::ModuleOp"> {
   let summary = "unique, readable NameLoc on every graph op";
   let description = [{

@@ -556,6 +556,14 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("key and value head counts differ");
   if ((getPastKey() == nullptr) != (getPastValue() == nullptr))
     return emitOpError("past_key and past_value come together");
+  if (getCachePosition()) {
+    auto pt = cast<RankedTensorType>(getCachePosition().getType());
+    if (!getPastKey() || pt.getRank() != 0 || !pt.getElementType().isInteger(64))
+      return emitOpError("cache position needs a cache and must be a 0-d i64 tensor");
+    if (getPresent().size() != 2 || getPresent()[0].getType() != getPastKey().getType() ||
+        getPresent()[1].getType() != getPastValue().getType())
+      return emitOpError("an in-place cache (at position) returns present caches of the past's types");
+  }
   size_t wantPresent = getPastKey() ? 2 : 0;
   if (getPresent().size() != wantPresent && getPresent().size() != 2)
     return emitOpError("expects 0 or 2 present (cache) results");

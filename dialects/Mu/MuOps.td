@@ -326,17 +326,25 @@ def Mu_AttentionOp : Mu_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     concat(past, new) along the sequence and returned as `present` results
     (KV cache). Cross-attention is the same op with key/value computed from
     the encoder output and `causal = false`.
+
+    With `at(position)` (0-d i64, mu-static-shapes) the cache is a
+    preallocated [B, Hkv, M, D] buffer updated in place: the new rows are
+    written at [position, position + S) (rows past M are dropped), `present`
+    has the past's (static) type, and query i reads keys [0, position + i]
+    when causal (keys [0, min(position + S, M)) otherwise).
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                        AnyRankedTensor:$value, Optional<AnyRankedTensor>:$mask,
                        Optional<AnyRankedTensor>:$past_key,
                        Optional<AnyRankedTensor>:$past_value,
+                       Optional<AnyRankedTensor>:$cache_position,
                        F32Attr:$scale, BoolAttr:$causal);
   let results = (outs AnyRankedTensor:$result,
                       Variadic<AnyRankedTensor>:$present);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`past` `(` $past_key^ `,` $past_value `:` type($past_key) `,` type($past_value) `)`)?
+    (`at` `(` $cache_position^ `:` type($cache_position) `)`)?
     attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
     (`,` type($present)^)?
   }];

@@ -560,6 +560,12 @@ bool prepareMub(ModuleOp module, const MubOptions &opts, MubArtifact &art,
       return success();
     });
     PassManager pm(module.getContext());
+    if (opts.prefillChunk > 0) {
+      StaticShapesOptions st;
+      st.prefillChunk = opts.prefillChunk;
+      st.maxContext = opts.maxCtx;
+      pm.addPass(createStaticShapes(st));
+    }
     pm.addPass(createLowerToKernels());
     if (opts.weightBits) {
       QuantizeWeightsOptions q;

@@ -577,7 +577,7 @@ Value GraphBuilder::attention(Value xq, Value xkv, StringRef prefix, bool causal
     return {};
   auto attn = AttentionOp::create(
       b, loc, t({1, hq, dyn, hd}), TypeRange(), q, k, v, Value(), Value(),
-      Value(), b.getF32FloatAttr(static_cast<float>(1.0 / std::sqrt(double(hd)))),
+      Value(), Value(), b.getF32FloatAttr(static_cast<float>(1.0 / std::sqrt(double(hd)))),
       b.getBoolAttr(causal));
   Value tr = TransposeOp::create(b, loc, attn.getResult(), ArrayRef<int64_t>{0, 2, 1, 3});
   Value flat = ReshapeOp::create(b, loc, t({1, dyn, hq * hd}), tr);

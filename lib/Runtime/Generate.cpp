@@ -94,6 +94,16 @@ Status Generator::logits(const std::vector<int> &ids, std::vector<float> &out, i
 
 bool Generator::isEncoderDecoder() const { return model_.program("encode") != nullptr; }
 
+int64_t Generator::staticSeq(const char *program) const {
+  const mub::Program *p = model_.program(program);
+  if (!p || !p->inputs() || p->inputs()->size() < 3 || !p->tensors())
+    return 0;
+  const mub::Tensor *ids = p->tensors()->Get(p->inputs()->Get(0));
+  if (!ids->shape() || ids->shape()->size() != 2 || ids->shape()->Get(1) < 1)
+    return 0;
+  return ids->shape()->Get(1);
+}
+
 Status Generator::runLogits(const char *program, std::vector<TensorRef> inputs, size_t n,
                             std::vector<float> &last, int64_t &vocab) {
   std::vector<HostTensor> outs;
@@ -104,10 +114,11 @@ Status Generator::runLogits(const char *program, std::vector<TensorRef> inputs, 
       outs[0].shape[1] < 1)
     return Status::error(std::string("program '") + program + "' must return float logits [1, seq, vocab]");
   // Cached programs return the last position only ([1, 1, vocab]); full
-  // programs every position: either way the last row is the next token's.
-  (void)n;
+  // programs every position: row n - 1 is the next token's (a padded static
+  // chunk holds n valid tokens).
   vocab = outs[0].shape[2];
-  const float *l = outs[0].as<float>() + (outs[0].shape[1] - 1) * vocab;
+  int64_t row = std::max<int64_t>(0, std::min<int64_t>(int64_t(n), outs[0].shape[1]) - 1);
+  const float *l = outs[0].as<float>() + row * vocab;
   last.assign(l, l + vocab);
   return Status::success();
 }
@@ -130,20 +141,41 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
     return Status::success();
   }
   // Feed ids[from..] through prefill (chunks of max_seq) or decode (1 token).
+  // A static-shape prefill (mu-static-shapes) takes exactly `fixed` tokens:
+  // the last chunk is padded and its valid length passed; near the end of
+  // the cache the chunk starts earlier instead, re-feeding cached tokens
+  // (their rows are recomputed to the same values).
   int64_t chunkMax = std::max<int32_t>(1, model_.fb().max_seq());
+  int64_t fixed = seq2seq ? 0 : staticSeq("prefill");
+  if (fixed > 0)
+    chunkMax = fixed;
+  const size_t maxCtx = size_t(model_.fb().max_ctx());
   for (size_t at = from; at < ids.size();) {
     size_t n = std::min<size_t>(ids.size() - at, size_t(chunkMax));
     const char *prog = (n == 1 || seq2seq) ? "decode" : "prefill";
-    if (at + n > size_t(model_.fb().max_ctx()))
+    if (at + n > maxCtx)
       return Status::error("context is full: " + std::to_string(at + n) + " tokens exceed the " +
-                           std::to_string(model_.fb().max_ctx()) +
+                           std::to_string(maxCtx) +
                            "-token KV cache (recompile with a larger --max-ctx)");
-    HostTensor in = HostTensor::make(DType::I64, {1, int64_t(n)});
-    for (size_t i = 0; i < n; ++i)
-      in.as<int64_t>()[i] = ids[at + i];
+    bool padded = fixed > 0 && n > 1;
+    size_t start = at, width = n;
+    if (padded) {
+      width = size_t(fixed);
+      if (start + width > maxCtx)
+        start = width > maxCtx ? 0 : maxCtx - width;
+    }
+    size_t valid = at + n - start;
+    HostTensor in = HostTensor::make(DType::I64, {1, int64_t(width)});
+    for (size_t i = 0; i < width; ++i)
+      in.as<int64_t>()[i] = i < valid ? ids[start + i] : 0; // padding: any id
     HostTensor pos = HostTensor::make(DType::I64, {});
-    *pos.as<int64_t>() = int64_t(at);
-    Status s = runLogits(prog, {in.ref(), pos.ref()}, n, last, vocab);
+    *pos.as<int64_t>() = int64_t(start);
+    HostTensor len = HostTensor::make(DType::I64, {});
+    *len.as<int64_t>() = int64_t(valid);
+    std::vector<TensorRef> inputs{in.ref(), pos.ref()};
+    if (padded)
+      inputs.push_back(len.ref());
+    Status s = runLogits(prog, inputs, valid, last, vocab);
     if (!s.ok)
       return s;
     at += n;

@@ -301,7 +301,7 @@ bool opcodeArity(mub::OpCode op, Arity &a) {
   case OpCode::Linear: a = {3, 3, 1, 1}; return true;
   case OpCode::Glu: a = {2, 2, 1, 1}; return true;
   case OpCode::Rope: a = {3, 3, 1, 1}; return true;
-  case OpCode::Attention: a = {6, 6, 1, 3}; return true;
+  case OpCode::Attention: a = {6, 7, 1, 3}; return true;
   case OpCode::Quantize: case OpCode::Dequantize: a = {1, 1, 1, 1}; return true;
   case OpCode::Round: a = {1, 1, 1, 1}; return true;
   case OpCode::Lora: a = {2, 2, 1, 1}; return true;
@@ -440,8 +440,12 @@ Status checkOperands(const mub::Instr &in, const std::vector<const TensorRef *> 
                pv->shape[1] != ins[2]->shape[1] || pv->shape[2] != pk->shape[2] ||
                pv->shape[3] != ins[2]->shape[3]))
       return bad("cache shapes do not match key/value");
+    const TensorRef *at = ins.size() > 6 ? ins[6] : nullptr;
+    if (at && (!pk || at->dtype != DType::I64 || at->numel() != 1 || outs.size() != 3 ||
+               outs[1]->shape != pk->shape || outs[2]->shape != pv->shape))
+      return bad("an in-place cache needs an i64 position and presents of the caches' shapes");
     if (ins[3]) {
-      int64_t T = (pk ? pk->shape[2] : 0) + ins[1]->shape[2];
+      int64_t T = at ? pk->shape[2] : (pk ? pk->shape[2] : 0) + ins[1]->shape[2];
       Shape full = {x->shape[0], x->shape[1], x->shape[2], T};
       if (ins[3]->shape.size() > 4 || !bcastOk(ins[3]->shape, full))
         return bad("mask does not broadcast to [B, Hq, S, T]");
@@ -520,7 +524,7 @@ size_t minRank(OpCode op, size_t i) {
   switch (op) {
   case OpCode::Linear: return i == 1 ? 2 : i == 0 ? 1 : 0;
   case OpCode::MatMul: return 1;
-  case OpCode::Attention: return i == 3 ? 0 : 4;
+  case OpCode::Attention: return i == 3 || i == 6 ? 0 : 4;
   case OpCode::Gather: return i == 0 ? 1 : 0;
   case OpCode::Glu: case OpCode::Rope: case OpCode::RmsNorm: case OpCode::LayerNorm:
   case OpCode::Softmax:
@@ -778,7 +782,10 @@ Status inferShapesUnchecked(const mub::Instr &in, const std::vector<const Tensor
       return fail(in, "inconsistent q/k/v shapes " + shapeStr(q) + " " + shapeStr(k) + " " + shapeStr(v));
     int64_t past = ins[4] ? ins[4]->shape[2] : 0;
     out[0] = {q[0], q[1], q[2], v[3]};
-    if (out.size() == 3) {
+    if (out.size() == 3 && ins.size() > 6 && ins[6] && ins[4] && ins[5]) {
+      out[1] = ins[4]->shape; // in place: the capacity stays
+      out[2] = ins[5]->shape;
+    } else if (out.size() == 3) {
       out[1] = {k[0], k[1], past + k[2], k[3]};
       out[2] = {v[0], v[1], past + v[2], v[3]};
     }
@@ -913,8 +920,96 @@ void gatherCopy(const TensorRef &src, TensorRef &dst, const std::vector<int64_t>
   });
 }
 
+/// Attention over an in-place cache (`at(position)`, mu-static-shapes): the
+/// new rows go to [pos, pos + S) of the [B, Hkv, M, D] cache (rows past M are
+/// padding and dropped); query i reads keys [0, pos + i] when causal, else
+/// [0, min(pos + S, M)).
+Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
+                        const std::vector<TensorRef *> &outs, Scratch &scratch) {
+  const TensorRef &q = *ins[0], &kNew = *ins[1], &vNew = *ins[2];
+  const TensorRef *mask = ins[3];
+  TensorRef &o = *outs[0];
+  float scale = floatAt(in, 0, 1.0f);
+  bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
+  int64_t pos = int64_t(loadD(*ins[6], 0));
+  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  int64_t Hkv = kNew.shape[1], M = ins[4]->shape[2], Dv = vNew.shape[3], group = Hq / Hkv;
+  if (pos < 0 || pos >= M)
+    return fail(in, "cache position " + std::to_string(pos) + " is outside the " +
+                        std::to_string(M) + "-row cache");
+  for (int which = 1; which <= 2; ++which) {
+    const TensorRef &past = *ins[3 + which], &cur = which == 1 ? kNew : vNew;
+    TensorRef &pres = *outs[size_t(which)];
+    int64_t dim = cur.shape[3];
+    float *dst = static_cast<float *>(pres.data);
+    if (pres.data != past.data) // not aliased: start from the past
+      for (int64_t r = 0; r < B * Hkv * M; ++r) {
+        std::vector<float> tmp;
+        std::memcpy(dst + r * dim, floatRow(past, r * dim, dim, tmp), size_t(dim) * sizeof(float));
+      }
+    std::vector<float> tmp;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < Hkv; ++h)
+        for (int64_t t = 0; t < S && pos + t < M; ++t)
+          std::memcpy(dst + ((b * Hkv + h) * M + pos + t) * dim,
+                      floatRow(cur, ((b * Hkv + h) * S + t) * dim, dim, tmp),
+                      size_t(dim) * sizeof(float));
+  }
+  int64_t T = std::min(pos + S, M);
+  if (cpu::fastAttention(q, *outs[1], *outs[2], mask, scale, causal, o, scratch.pool, T, pos))
+    return Status::success();
+  const float *pk = static_cast<const float *>(outs[1]->data),
+              *pv = static_cast<const float *>(outs[2]->data);
+  std::vector<int64_t> mst;
+  if (mask)
+    mst = broadcastStrides(mask->shape, {B, Hq, S, M});
+  float *scores = scratch.floats(size_t(T));
+  float *po = static_cast<float *>(o.data);
+  std::vector<float> qb;
+  std::vector<double> acc(static_cast<size_t>(Dv));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t i = 0; i < S; ++i) {
+        const float *qr = floatRow(q, ((b * Hq + h) * S + i) * D, D, qb);
+        const float *kb = pk + (b * Hkv + h / group) * M * D, *vb = pv + (b * Hkv + h / group) * M * Dv;
+        int64_t limit = causal ? std::min(T, pos + i + 1) : T;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t t = 0; t < limit; ++t) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += double(qr[d]) * kb[t * D + d];
+          float sc = float(dot) * scale;
+          if (mask) {
+            int64_t mi = b * mst[0] + h * mst[1] + i * mst[2] + t * mst[3];
+            if (mask->dtype == DType::Bool)
+              sc = static_cast<const uint8_t *>(mask->data)[mi] ? sc : -std::numeric_limits<float>::infinity();
+            else
+              sc += float(loadD(*mask, mi));
+          }
+          scores[t] = sc;
+          mx = std::max(mx, sc);
+        }
+        double sum = 0;
+        for (int64_t t = 0; t < limit; ++t) {
+          double e = std::isinf(scores[t]) && scores[t] < 0 ? 0.0 : std::exp(double(scores[t]) - mx);
+          scores[t] = float(e);
+          sum += e;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t t = 0; t < limit && sum > 0; ++t)
+          for (int64_t d = 0; d < Dv; ++d)
+            acc[size_t(d)] += scores[t] / sum * vb[t * Dv + d];
+        float *orow = po + ((b * Hq + h) * S + i) * Dv;
+        for (int64_t d = 0; d < Dv; ++d)
+          orow[d] = float(acc[size_t(d)]);
+      }
+  return Status::success();
+}
+
 Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins,
                  const std::vector<TensorRef *> &outs, Scratch &scratch) {
+  if (ins.size() > 6 && ins[6])
+    return attentionInPlace(in, ins, outs, scratch);
   const TensorRef &q = *ins[0], &kNew = *ins[1], &vNew = *ins[2];
   const TensorRef *mask = ins[3], *pk = ins[4], *pv = ins[5];
   TensorRef &o = *outs[0];

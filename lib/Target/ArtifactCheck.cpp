@@ -92,6 +92,46 @@ void checkArtifact(const rt::Model &model, const Target &target, const std::stri
   if (auto it = target.ops.find("*"); it != target.ops.end())
     any = &it->second;
 
+  // Static shapes: the cached programs a deployment runs (decoder-only
+  // @prefill/@decode) hold no dynamic dim, take at most the target's chunk
+  // and keep at most max_context rows of KV cache.
+  if (target.staticShapes && !model.program("encode")) {
+    for (const char *name : {"prefill", "decode"}) {
+      const mub::Program *p = model.program(name);
+      if (!p)
+        continue;
+      const auto &tensors = *p->tensors();
+      int dynamic = 0;
+      std::string first;
+      for (uint32_t i = 0; i < tensors.size(); ++i) {
+        const mub::Tensor *t = tensors.Get(i);
+        bool dyn = false;
+        for (uint32_t d = 0; t->shape() && d < t->shape()->size(); ++d)
+          dyn |= t->shape()->Get(d) < 0;
+        if (dyn && !dynamic++)
+          first = "tensor #" + std::to_string(i) + " '" + (t->name() ? t->name()->str() : "") + "'";
+        if (t->storage() == mub::Storage::State && target.maxContext > 0 && t->shape() &&
+            t->shape()->size() == 4 && t->shape()->Get(2) > target.maxContext)
+          problems.push_back(std::string("@") + name + " cache '" +
+                             (t->name() ? t->name()->str() : "") + "' holds " +
+                             std::to_string(t->shape()->Get(2)) + " rows; target max_context is " +
+                             std::to_string(target.maxContext));
+      }
+      if (dynamic)
+        problems.push_back(std::string("@") + name + ": " + std::to_string(dynamic) +
+                           " tensor(s) with a dynamic dim (first: " + first + "); target '" +
+                           target.name + "' requires static shapes");
+      if (p->inputs() && p->inputs()->size() > 0) {
+        const mub::Tensor *ids = tensors.Get(p->inputs()->Get(0));
+        int64_t want = std::string(name) == "decode" ? target.decodeStep : target.prefillChunk;
+        if (ids->shape() && ids->shape()->size() == 2 && want > 0 && ids->shape()->Get(1) > want)
+          problems.push_back(std::string("@") + name + " takes " +
+                             std::to_string(ids->shape()->Get(1)) + " tokens per call; target '" +
+                             target.name + "' allows " + std::to_string(want));
+      }
+    }
+  }
+
   for (const mub::Program *p : *fb.programs()) {
     std::string pname = p->name() ? p->name()->str() : "?";
     const auto &tensors = *p->tensors();
@@ -200,8 +240,13 @@ void checkArtifact(const rt::Model &model, const Target &target, const std::stri
                              ")");
       };
       if (in->inputs())
-        for (int32_t idx : *in->inputs())
-          check(idx, r->inputs, r->weights, "input");
+        for (uint32_t slot = 0; slot < in->inputs()->size(); ++slot) {
+          // The in-place cache position of attention is an index (as in
+          // mu-check-target), not a computed operand.
+          if (in->op() == mub::OpCode::Attention && slot == 6)
+            continue;
+          check(in->inputs()->Get(slot), r->inputs, r->weights, "input");
+        }
       if (in->outputs())
         for (int32_t idx : *in->outputs())
           check(idx, r->outputs, r->outputs, "output");

@@ -112,6 +112,12 @@ static cl::opt<std::string> tokenizerPath("tokenizer",
 static cl::opt<bool> noKvCache("no-kv-cache",
     cl::desc("Do not add cached prefill/decode programs to the artifact"),
     cl::cat(category));
+static cl::opt<int> prefillChunk("prefill-chunk",
+    cl::desc("Static-shape cached programs (mu-static-shapes): prefill takes N tokens per "
+             "call (a prompt's last chunk padded) and the KV cache is --max-ctx rows updated "
+             "in place. Default: the target's shapes.prefill_chunk on static-shape targets "
+             "(NPUs), dynamic elsewhere; 0 = dynamic"),
+    cl::init(-1), cl::cat(category));
 static cl::opt<int> maxCtx("max-ctx",
     cl::desc("KV-cache capacity in tokens (default: --max-seq)"), cl::init(0),
     cl::cat(category));
@@ -747,6 +753,42 @@ int main(int argc, char **argv) {
     opts.targetScheme = theRule->name;
     opts.noFallback = noFallback;
     opts.targetCheck = std::make_shared<mu::target::TargetCheckResult>();
+    // Static shapes: the target's chunk and context limit unless overridden.
+    {
+      int64_t chunk = prefillChunk >= 0 ? int64_t(prefillChunk)
+                      : theTarget->staticShapes
+                          ? (theTarget->prefillChunk > 0 ? theTarget->prefillChunk : int64_t(maxSeq))
+                          : 0;
+      if (kind == Emit::QdqOnnx || noKvCache) {
+        if (prefillChunk > 0) {
+          llvm::errs() << "mu-compile: error: --prefill-chunk needs the cached programs of a "
+                       << (noKvCache ? "KV-cache artifact (drop --no-kv-cache)"
+                                     : ".mub (QDQ ONNX is emitted with dynamic shapes)")
+                       << "\n";
+          return 1;
+        }
+        chunk = 0;
+      }
+      if (chunk > 0 && theTarget->maxContext > 0 && opts.maxCtx > theTarget->maxContext) {
+        if (maxCtx > 0) {
+          llvm::errs() << "mu-compile: error: --max-ctx " << maxCtx << " exceeds target '"
+                       << theTarget->name << "' max_context " << theTarget->maxContext << "\n";
+          return 1;
+        }
+        opts.maxCtx = theTarget->maxContext;
+      }
+      if (chunk > opts.maxCtx) {
+        if (prefillChunk > 0) {
+          llvm::errs() << "mu-compile: error: --prefill-chunk " << chunk
+                       << " exceeds the KV-cache capacity " << opts.maxCtx << " (--max-ctx)\n";
+          return 1;
+        }
+        chunk = opts.maxCtx; // the target's chunk does not fit this context
+      }
+      opts.prefillChunk = chunk;
+      if (chunk > 0)
+        opts.config.emplace_back("mu.prefill_chunk", std::to_string(chunk));
+    }
     // QDQ ONNX takes row-major integer weights (the runtime repacks them).
     opts.packWeights = theTarget->weightLayout == "i8n16k4" && kind != Emit::QdqOnnx;
     opts.weightPerTensor = theRule->weights.granularity == mu::target::Granularity::Tensor;

@@ -65,6 +65,9 @@ struct AdapterBlob {
 struct MubOptions {
   int64_t maxSeq = 512;  ///< bound for dynamic (sequence) dims
   int64_t maxCtx = 512;  ///< KV-cache capacity
+  /// > 0: static-shape cached programs (mu-static-shapes): prefill takes
+  /// this many tokens per call, the KV cache is maxCtx rows updated in place.
+  int64_t prefillChunk = 0;
   std::string target = "cpu";
   int weightBits = 0; ///< 0 = float weights; 8/16 = per-channel weight-only
   int64_t weightBlock = 0; ///< > 0: one scale per block of N input elements

@@ -101,6 +101,9 @@ public:
                      double &maxAbsDiff, int &argmaxMismatches);
 
 private:
+  /// Token count of a static-shape program (ids [1, N] plus a length
+  /// input; mu-static-shapes), or 0 for a dynamic one.
+  int64_t staticSeq(const char *program) const;
   /// Next-token logits after `ids`, feeding only ids[from..] when cached.
   Status step(const std::vector<int> &ids, size_t from, bool cached, std::vector<float> &last,
               int64_t &vocab);

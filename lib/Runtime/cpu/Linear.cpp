@@ -259,12 +259,14 @@ bool fastConvertQuant(bool quantize, const TensorRef &x, TensorRef &o, ThreadPoo
 
 bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
                    const TensorRef *mask, float scale, bool causal, TensorRef &o,
-                   ThreadPool *pool) {
+                   ThreadPool *pool, int64_t keys, int64_t causalOffset) {
   if (q.dtype != DType::F32 || k.dtype != DType::F32 || v.dtype != DType::F32 ||
       o.dtype != DType::F32 || (mask && mask->dtype != DType::Bool && mask->dtype != DType::F32))
     return false;
   const int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
-  const int64_t Hkv = k.shape[1], T = k.shape[2], Dv = v.shape[3], group = Hq / Hkv;
+  const int64_t Hkv = k.shape[1], cap = k.shape[2], Dv = v.shape[3], group = Hq / Hkv;
+  const int64_t T = keys < 0 ? cap : std::min(keys, cap);
+  const int64_t offset = causalOffset < 0 ? T - S : causalOffset;
   const float *pq = static_cast<const float *>(q.data), *pk = static_cast<const float *>(k.data),
               *pv = static_cast<const float *>(v.data);
   float *po = static_cast<float *>(o.data);
@@ -284,10 +286,10 @@ bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
     int64_t b = bh / Hq, h = bh % Hq, hk = h / group;
     float *scores = threadBuffer<float>(size_t(T), 0);
     float *acc = threadBuffer<float>(size_t(Dv), 1);
-    const float *kb = pk + (b * Hkv + hk) * T * D, *vb = pv + (b * Hkv + hk) * T * Dv;
+    const float *kb = pk + (b * Hkv + hk) * cap * D, *vb = pv + (b * Hkv + hk) * cap * Dv;
     for (int64_t i = 0; i < S; ++i) {
       const float *qr = pq + ((b * Hq + h) * S + i) * D;
-      int64_t limit = causal ? std::min(T, i + (T - S) + 1) : T;
+      int64_t limit = causal ? std::min(T, i + offset + 1) : T;
       kt.scores(qr, kb, limit, D, scale, scores);
       float mx = ninf;
       for (int64_t t = 0; t < limit; ++t) {

@@ -162,8 +162,12 @@ void floatLinear(const TensorRef &x, const TensorRef &w, const TensorRef *bias, 
 /// row is read once per query head of its group, no repeat-kv copies),
 /// parallel over (batch, query head). `mask` as the reference kernel.
 /// Matches the reference within float rounding (docs/performance.md).
+/// `keys` (default: all of k's rows) bounds the rows read, k/v's dim 2 being
+/// the row capacity (an in-place cache); causal query i reads keys
+/// [0, i + causalOffset] (default offset: keys - S, bottom-right aligned).
 bool fastAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
-                   const TensorRef *mask, float scale, bool causal, TensorRef &o, ThreadPool *pool);
+                   const TensorRef *mask, float scale, bool causal, TensorRef &o, ThreadPool *pool,
+                   int64_t keys = -1, int64_t causalOffset = -1);
 
 } // namespace cpu
 } // namespace rt
