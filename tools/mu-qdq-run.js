@@ -7,9 +7,10 @@
 //                                                 the ids in IDS.json ({"ids": [...]},
 //                                                 as `mu-run --teacher-forced` prints)
 //   node mu-qdq-run.js DIR --prompt-ids "1 2 3" --greedy N
-//                                                 prefill (fixed chunks when the
-//                                                 target has them; the tail token
-//                                                 by token), then N greedy steps
+//                                                 prefill (static models: padded
+//                                                 fixed chunks with their length,
+//                                                 fixed-size caches), then N greedy
+//                                                 steps
 //   node mu-qdq-run.js DIR --seq2seq EX.json      encoder-decoder (encoder.onnx +
 //                                                 decoder.onnx): runs each example's
 //                                                 source, then its decoder tokens
@@ -89,19 +90,25 @@ async function main() {
   const prefill = await ort.InferenceSession.create(path.join(args.dir, side.models.prefill.file), opts());
   const chunk = side.models.prefill.sequence_length || 0;
 
+  // Static shapes (kv_cache.static): the caches are fixed max_length-row
+  // buffers the graphs update at the position; prefill takes exactly `chunk`
+  // tokens, the last chunk padded, with its valid `length`.
+  const fixed = !!kv.static;
+  const rows = fixed ? kv.max_length : 0;
   let past = null;
   const reset = () => {
     past = {};
     for (let i = 0; i < kv.layers; ++i)
       for (const n of ['key', 'value'])
-        past[`past_key_values.${i}.${n}`] =
-            new ort.Tensor('float32', new Float32Array(0), [1, kv.kv_heads, 0, kv.head_dim]);
+        past[`past_key_values.${i}.${n}`] = new ort.Tensor(
+            'float32', new Float32Array(kv.kv_heads * rows * kv.head_dim), [1, kv.kv_heads, rows, kv.head_dim]);
   };
   // Runs `ids` at positions start.. through one session; returns the logits
-  // of the last position and keeps the updated cache.
-  const run = async (session, ids, start) => {
+  // of the last (valid) position and keeps the updated cache.
+  const run = async (session, ids, start, length) => {
     const n = ids.length;
     const feeds = Object.assign({}, past);
+    if (length !== undefined) feeds.length = new ort.Tensor('int64', BigInt64Array.from([BigInt(length)]), []);
     feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, n]);
     const pos = new BigInt64Array(n);
     for (let i = 0; i < n; ++i) pos[i] = BigInt(start + i);
@@ -111,7 +118,9 @@ async function main() {
       for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
     const lg = out.logits;
     const vocab = lg.dims[lg.dims.length - 1];
-    return lg.data.subarray(lg.data.length - vocab);
+    const seq = lg.dims.length === 3 ? lg.dims[1] : 1;
+    const row = seq > 1 && length !== undefined ? length - 1 : seq - 1;
+    return lg.data.subarray(row * vocab, (row + 1) * vocab);
   };
   const argmax = (row) => {
     let best = 0;
@@ -121,6 +130,24 @@ async function main() {
   // A prompt: whole chunks through prefill, the rest through decode.
   const feedPrompt = async (ids) => {
     let at = 0, last = null;
+    if (fixed && chunk > 1) {
+      // Padded chunks (as mu-run does): near the end of the cache a chunk
+      // starts earlier, re-feeding cached tokens.
+      while (at < ids.length) {
+        const n = Math.min(ids.length - at, chunk);
+        if (at + n > rows) throw new Error(`context is full: ${at + n} tokens exceed ${rows}`);
+        if (n === 1) {
+          last = await run(decode, [ids[at]], at);
+        } else {
+          const start = at + chunk > rows ? Math.max(0, rows - chunk) : at;
+          const valid = at + n - start;
+          const padded = ids.slice(start, start + valid).concat(new Array(chunk - valid).fill(0));
+          last = await run(prefill, padded, start, valid);
+        }
+        at += n;
+      }
+      return last;
+    }
     while (at < ids.length) {
       const left = ids.length - at;
       if (left > 1 && (!chunk || left >= chunk)) {
@@ -190,10 +217,11 @@ async function seq2seq(args, side, opts) {
     const eo = await enc.run({ [enc.inputNames[0]]: ids(ex.source) });
     const feeds = {};
     for (const n of dec.inputNames) if (n.startsWith('cross.')) feeds[n] = eo[n];
+    const rows = kv.static ? kv.max_length : 0; // a fixed-size cache, updated in the graph
     for (let i = 0; i < kv.layers; ++i)
       for (const k of ['key', 'value'])
-        feeds[`past_key_values.${i}.${k}`] =
-            new ort.Tensor('float32', new Float32Array(0), [1, kv.kv_heads, 0, kv.head_dim]);
+        feeds[`past_key_values.${i}.${k}`] = new ort.Tensor(
+            'float32', new Float32Array(kv.kv_heads * rows * kv.head_dim), [1, kv.kv_heads, rows, kv.head_dim]);
     const top1 = [];
     for (let j = 0; j < ex.decoder.length; ++j) {
       feeds[dec.inputNames[0]] = ids([ex.decoder[j]]);

@@ -850,11 +850,40 @@ bool GraphBuilder::emitLinear(Operation &o) {
 }
 
 bool GraphBuilder::emitAttention(Operation &o) {
-  SmallVector<Value> s = slotsOf(&o, 6);
+  SmallVector<Value> s = slotsOf(&o, 7);
   auto q = floatOf(s[0]), k = floatOf(s[1]), v = floatOf(s[2]);
   if (!q || !k || !v) return false;
   std::string kAll = *k, vAll = *v;
-  if (s[4]) {
+  // In-place cache (mu-static-shapes): present = past with rows
+  // [pos, pos + S) replaced by the new rows, as Where over a row mask; the
+  // queries then read the whole fixed-size cache under a position mask.
+  std::string position;
+  int64_t capacity = 0, newRows = 0;
+  if (s[6]) {
+    auto pk = floatOf(s[4]), pv = floatOf(s[5]), pos = floatOf(s[6]);
+    if (!pk || !pv || !pos || o.getNumResults() != 3) return false;
+    auto ct = cast<RankedTensorType>(s[4].getType());
+    auto nt = cast<RankedTensorType>(s[1].getType());
+    capacity = ct.getDimSize(2);
+    newRows = nt.getDimSize(2);
+    if (ShapedType::isDynamic(capacity) || ShapedType::isDynamic(newRows))
+      return fail(&o, "an in-place cache needs static cache and chunk sizes");
+    position = *pos;
+    std::string rows = op("Range", {i64s({0}, true), i64s({capacity}, true), i64s({1}, true)});
+    std::string rel = op("Sub", {rows, position});
+    std::string inWin = op("And", {op("GreaterOrEqual", {rel, i64s({0}, true)}),
+                                   op("Less", {rel, i64s({newRows}, true)})});
+    std::string src = op("Min", {op("Max", {rel, i64s({0}, true)}), i64s({newRows - 1}, true)});
+    std::string win4 = op("Reshape", {inWin, i64s({1, 1, capacity, 1})});
+    onnx::NodeProto *n;
+    auto update = [&](const std::string &past, const std::string &cur) {
+      std::string spread = op("Gather", {cur, src}, "", &n);
+      attrInt(n, "axis", 2);
+      return op("Where", {win4, spread, past});
+    };
+    kAll = update(*pk, *k);
+    vAll = update(*pv, *v);
+  } else if (s[4]) {
     if (!s[5] || o.getNumResults() != 3) return fail(&o, "a key cache without a value cache");
     auto pk = floatOf(s[4]), pv = floatOf(s[5]);
     if (!pk || !pv) return false;
@@ -885,7 +914,17 @@ bool GraphBuilder::emitAttention(Operation &o) {
   std::string sc = op("Mul", {op("MatMul", {q5, kT}), f32(floatAt(&o, 0, 1.0f))});
   const float lowest = std::numeric_limits<float>::lowest();
   SmallVector<int64_t> ints = intsOf(&o);
-  if (!ints.empty() && ints[0]) {
+  if (!position.empty()) {
+    // Query i (at position pos + i) sees keys t <= pos + i; without causal
+    // masking, the rows written so far (t < pos + S).
+    std::string cols = op("Range", {i64s({0}, true), i64s({capacity}, true), i64s({1}, true)});
+    std::string qpos = op("Add", {op("Range", {i64s({0}, true), i64s({newRows}, true), i64s({1}, true)}),
+                                  position});
+    std::string bad = !ints.empty() && ints[0]
+                          ? op("Greater", {cols, op("Unsqueeze", {qpos, i64s({1})})})
+                          : op("GreaterOrEqual", {cols, op("Add", {position, i64s({newRows}, true)})});
+    sc = op("Where", {bad, f32(lowest), sc});
+  } else if (!ints.empty() && ints[0]) {
     // Causal over the cache: query i (of S) sees keys t <= i + (T - S).
     auto dim = [&](const std::string &x, int64_t axis) {
       onnx::NodeProto *sn;
@@ -1281,8 +1320,17 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
       {"models", std::move(models)},
       {"kv_cache", llvm::json::Object{{"layers", layers}, {"kv_heads", kvHeads}, {"head_dim", headDim},
                                       {"max_length", opts.maxCtx}, {"dtype", "float32"},
-                                      {"layout", "batch, kv_heads, sequence, head_dim"}}},
+                                      {"static", opts.prefillChunk > 0},
+                                      {"layout", opts.prefillChunk > 0
+                                                     ? "batch, kv_heads, max_length, head_dim: a fixed "
+                                                       "buffer; each call writes its rows at "
+                                                       "position_ids[0, 0] and returns the whole buffer"
+                                                     : "batch, kv_heads, sequence, head_dim"}}},
       {"inputs", llvm::json::Object{{"input_ids", "input_ids"}, {"position_ids", "position_ids"},
+                                    {"length", opts.prefillChunk > 0
+                                                   ? "prefill only: valid tokens of the chunk "
+                                                     "(the rest is padding), int64 scalar"
+                                                   : ""},
                                     {"past_key_names", "past_key_values.%d.key"},
                                     {"past_value_names", "past_key_values.%d.value"}}},
       {"outputs", llvm::json::Object{{"logits", "logits (last position of the call)"},

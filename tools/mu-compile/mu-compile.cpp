@@ -724,6 +724,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> qdqTokenizerFiles;
   int qdqBos = -1;
   std::vector<int> qdqEos;
+  int64_t usedChunk = 0, usedMaxCtx = maxCtx > 0 ? int64_t(maxCtx) : int64_t(maxSeq);
   if (targetSummary) {
     llvm::raw_string_ostream os(summaryText);
     printSummary(*module, os);
@@ -759,12 +760,10 @@ int main(int argc, char **argv) {
                       : theTarget->staticShapes
                           ? (theTarget->prefillChunk > 0 ? theTarget->prefillChunk : int64_t(maxSeq))
                           : 0;
-      if (kind == Emit::QdqOnnx || noKvCache) {
+      if (noKvCache) {
         if (prefillChunk > 0) {
           llvm::errs() << "mu-compile: error: --prefill-chunk needs the cached programs of a "
-                       << (noKvCache ? "KV-cache artifact (drop --no-kv-cache)"
-                                     : ".mub (QDQ ONNX is emitted with dynamic shapes)")
-                       << "\n";
+                          "KV-cache artifact (drop --no-kv-cache)\n";
           return 1;
         }
         chunk = 0;
@@ -786,6 +785,8 @@ int main(int argc, char **argv) {
         chunk = opts.maxCtx; // the target's chunk does not fit this context
       }
       opts.prefillChunk = chunk;
+      usedChunk = chunk;
+      usedMaxCtx = opts.maxCtx;
       if (chunk > 0)
         opts.config.emplace_back("mu.prefill_chunk", std::to_string(chunk));
     }
@@ -931,8 +932,8 @@ int main(int argc, char **argv) {
     q.emulateFloat = qdqEmulateFloat;
     if (qdqExternalData)
       q.externalDataThreshold = 1; // every initializer of 1 KB or more
-    q.prefillChunk = theTarget->staticShapes ? theTarget->prefillChunk : 0;
-    q.maxCtx = maxCtx > 0 ? int64_t(maxCtx) : int64_t(maxSeq);
+    q.prefillChunk = usedChunk;
+    q.maxCtx = usedMaxCtx;
     q.architecture = qdqArchitecture;
     q.producerVersion = std::string(MU_VERSION_STRING) + " (" + MU_GIT_REVISION + ")";
     q.config = qdqConfig;

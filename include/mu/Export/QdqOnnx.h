@@ -31,8 +31,9 @@ struct QdqOnnxOptions {
   /// reproduces the target's numerics. Off: the float graph stays FP32 and
   /// the vendor runtime chooses its float precision.
   bool emulateFloat = false;
-  /// > 0: prefill.onnx takes exactly this many tokens per call (NPU targets
-  /// with static shapes); the tail of a prompt goes through decode.onnx.
+  /// > 0: the programs are static-shape (mu-static-shapes): prefill.onnx
+  /// takes exactly this many tokens per call plus their valid `length`, and
+  /// the KV caches are fixed maxCtx-row tensors updated in the graph.
   int64_t prefillChunk = 0;
   int64_t maxCtx = 512;
   /// Weights above this many bytes in total go to `<model>.onnx.data`
