@@ -8,7 +8,7 @@
 ///
 //===----------------------------------------------------------------------===//
 #include "FuzzCommon.h"
-#include "mu/Quant/Calibrate.h"
+#include "mu/Driver/Calibrate.h"
 #include "mu/Quant/Calibration.h"
 #include "mu/runtime/Generate.h"
 #include "mu/runtime/Runtime.h"

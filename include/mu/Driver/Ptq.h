@@ -10,7 +10,7 @@
 #define MU_QUANT_PTQ_H
 
 #include "mu/Artifact/MubWriter.h"
-#include "mu/Quant/Calibrate.h"
+#include "mu/Driver/Calibrate.h"
 #include "mu/Quant/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"

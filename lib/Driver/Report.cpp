@@ -1,5 +1,5 @@
 //===- Report.cpp - accuracy report of a quantized artifact ---------------===//
-#include "mu/Quant/Report.h"
+#include "mu/Driver/Report.h"
 
 #include "JsonFile.h"
 

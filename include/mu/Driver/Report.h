@@ -14,7 +14,7 @@
 #ifndef MU_QUANT_REPORT_H
 #define MU_QUANT_REPORT_H
 
-#include "mu/Quant/Calibrate.h"
+#include "mu/Driver/Calibrate.h"
 #include "mu/Quant/Calibration.h"
 #include "mu/runtime/Eval.h"
 

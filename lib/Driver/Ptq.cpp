@@ -1,6 +1,6 @@
 //===- Ptq.cpp - post-training quantization driver ------------------------===//
-#include "mu/Quant/Ptq.h"
-#include "mu/Quant/Report.h"
+#include "mu/Driver/Ptq.h"
+#include "mu/Driver/Report.h"
 
 #include "JsonFile.h"
 

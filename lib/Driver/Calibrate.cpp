@@ -1,5 +1,5 @@
 //===- Calibrate.cpp - running the float model on calibration data --------===//
-#include "mu/Quant/Calibrate.h"
+#include "mu/Driver/Calibrate.h"
 
 #include "mu/runtime/Eval.h"
 #include "mu/runtime/Runtime.h"
