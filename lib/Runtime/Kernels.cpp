@@ -920,6 +920,69 @@ void gatherCopy(const TensorRef &src, TensorRef &dst, const std::vector<int64_t>
   });
 }
 
+/// The reference attention (double accumulation) over keys/values [0, T)
+/// read through `keyRow`/`valueRow` (b, kv head, t, buffer): query i reads
+/// keys t <= i + offset when causal; `mask` broadcasts to [B, Hq, S, cols].
+template <class KeyRow, class ValueRow>
+void referenceAttention(const TensorRef &q, const TensorRef *mask, float scale, bool causal,
+                        int64_t Hkv, int64_t T, int64_t offset, int64_t cols, int64_t Dv,
+                        KeyRow keyRow, ValueRow valueRow, Scratch &scratch, TensorRef &o) {
+  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3], group = Hq / Hkv;
+  float *scores = scratch.floats(size_t(T));
+  std::vector<float> qb, kb, vb;
+  std::vector<double> acc(static_cast<size_t>(Dv));
+  float *po = static_cast<float *>(o.data);
+  std::vector<int64_t> mst;
+  if (mask)
+    mst = broadcastStrides(mask->shape, {B, Hq, S, cols});
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h) {
+      int64_t hk = h / group;
+      for (int64_t i = 0; i < S; ++i) {
+        const float *qr = floatRow(q, ((b * Hq + h) * S + i) * D, D, qb);
+        float mx = ninf;
+        for (int64_t t = 0; t < T; ++t) {
+          float sc = ninf;
+          if (!causal || t <= i + offset) {
+            const float *kr = keyRow(b, hk, t, kb);
+            double dot = 0;
+            for (int64_t d = 0; d < D; ++d)
+              dot += double(qr[d]) * kr[d];
+            sc = float(dot) * scale;
+            if (mask) {
+              int64_t mi = b * mst[0] + h * mst[1] + i * mst[2] + t * mst[3];
+              if (mask->dtype == DType::Bool)
+                sc = static_cast<const uint8_t *>(mask->data)[mi] ? sc : ninf;
+              else
+                sc += float(loadD(*mask, mi));
+            }
+          }
+          scores[t] = sc;
+          mx = std::max(mx, sc);
+        }
+        double sum = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          double e = std::isinf(scores[t]) && scores[t] < 0 ? 0.0 : std::exp(double(scores[t]) - mx);
+          scores[t] = float(e);
+          sum += e;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t t = 0; t < T; ++t) {
+          if (scores[t] == 0)
+            continue;
+          const float *vr = valueRow(b, hk, t, vb);
+          double p = scores[t] / sum;
+          for (int64_t d = 0; d < Dv; ++d)
+            acc[size_t(d)] += p * vr[d];
+        }
+        float *orow = po + ((b * Hq + h) * S + i) * Dv;
+        for (int64_t d = 0; d < Dv; ++d)
+          orow[d] = float(acc[size_t(d)]);
+      }
+    }
+}
+
 /// Attention over an in-place cache (`at(position)`, mu-static-shapes): the
 /// new rows go to [pos, pos + S) of the [B, Hkv, M, D] cache (rows past M are
 /// padding and dropped); query i reads keys [0, pos + i] when causal, else
@@ -932,8 +995,8 @@ Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef 
   float scale = floatAt(in, 0, 1.0f);
   bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
   int64_t pos = int64_t(loadD(*ins[6], 0));
-  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
-  int64_t Hkv = kNew.shape[1], M = ins[4]->shape[2], Dv = vNew.shape[3], group = Hq / Hkv;
+  int64_t B = q.shape[0], S = q.shape[2], D = q.shape[3];
+  int64_t Hkv = kNew.shape[1], M = ins[4]->shape[2], Dv = vNew.shape[3];
   if (pos < 0 || pos >= M)
     return fail(in, "cache position " + std::to_string(pos) + " is outside the " +
                         std::to_string(M) + "-row cache");
@@ -958,51 +1021,16 @@ Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef 
   int64_t T = std::min(pos + S, M);
   if (cpu::fastAttention(q, *outs[1], *outs[2], mask, scale, causal, o, scratch.pool, T, pos))
     return Status::success();
-  const float *pk = static_cast<const float *>(outs[1]->data),
-              *pv = static_cast<const float *>(outs[2]->data);
-  std::vector<int64_t> mst;
-  if (mask)
-    mst = broadcastStrides(mask->shape, {B, Hq, S, M});
-  float *scores = scratch.floats(size_t(T));
-  float *po = static_cast<float *>(o.data);
-  std::vector<float> qb;
-  std::vector<double> acc(static_cast<size_t>(Dv));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < Hq; ++h)
-      for (int64_t i = 0; i < S; ++i) {
-        const float *qr = floatRow(q, ((b * Hq + h) * S + i) * D, D, qb);
-        const float *kb = pk + (b * Hkv + h / group) * M * D, *vb = pv + (b * Hkv + h / group) * M * Dv;
-        int64_t limit = causal ? std::min(T, pos + i + 1) : T;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t t = 0; t < limit; ++t) {
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d)
-            dot += double(qr[d]) * kb[t * D + d];
-          float sc = float(dot) * scale;
-          if (mask) {
-            int64_t mi = b * mst[0] + h * mst[1] + i * mst[2] + t * mst[3];
-            if (mask->dtype == DType::Bool)
-              sc = static_cast<const uint8_t *>(mask->data)[mi] ? sc : -std::numeric_limits<float>::infinity();
-            else
-              sc += float(loadD(*mask, mi));
-          }
-          scores[t] = sc;
-          mx = std::max(mx, sc);
-        }
-        double sum = 0;
-        for (int64_t t = 0; t < limit; ++t) {
-          double e = std::isinf(scores[t]) && scores[t] < 0 ? 0.0 : std::exp(double(scores[t]) - mx);
-          scores[t] = float(e);
-          sum += e;
-        }
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int64_t t = 0; t < limit && sum > 0; ++t)
-          for (int64_t d = 0; d < Dv; ++d)
-            acc[size_t(d)] += scores[t] / sum * vb[t * Dv + d];
-        float *orow = po + ((b * Hq + h) * S + i) * Dv;
-        for (int64_t d = 0; d < Dv; ++d)
-          orow[d] = float(acc[size_t(d)]);
-      }
+  const TensorRef &kAll = *outs[1], &vAll = *outs[2];
+  referenceAttention(
+      q, mask, scale, causal, Hkv, T, pos, M, Dv,
+      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) {
+        return floatRow(kAll, ((b * Hkv + h) * M + t) * D, D, buf);
+      },
+      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) {
+        return floatRow(vAll, ((b * Hkv + h) * M + t) * Dv, Dv, buf);
+      },
+      scratch, o);
   return Status::success();
 }
 
@@ -1015,9 +1043,9 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
   TensorRef &o = *outs[0];
   float scale = floatAt(in, 0, 1.0f);
   bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
-  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  int64_t B = q.shape[0], S = q.shape[2], D = q.shape[3];
   int64_t Hkv = kNew.shape[1], Tn = kNew.shape[2], Dv = vNew.shape[3];
-  int64_t P = pk ? pk->shape[2] : 0, T = P + Tn, group = Hq / Hkv;
+  int64_t P = pk ? pk->shape[2] : 0, T = P + Tn;
   // Keys/values over [0, T): past rows then new rows. With a cache the
   // present outputs hold the concatenation (they may alias the past buffers:
   // rows [0, P) are then already in place).
@@ -1062,61 +1090,11 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
       return floatRow(*all, ((b * Hkv + h) * T + t) * dim, dim, buf);
     return row(isKey ? pk : pv, isKey ? kNew : vNew, b, h, t, dim, buf);
   };
-  float *scores = scratch.floats(size_t(T));
-  std::vector<float> qb, kb, vb;
-  std::vector<double> acc(Dv);
-  float *po = static_cast<float *>(o.data);
-  std::vector<int64_t> mst;
-  Shape full = {B, Hq, S, T};
-  if (mask)
-    mst = broadcastStrides(mask->shape, full);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < Hq; ++h) {
-      int64_t hk = h / group;
-      for (int64_t i = 0; i < S; ++i) {
-        const float *qr = floatRow(q, ((b * Hq + h) * S + i) * D, D, qb);
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t t = 0; t < T; ++t) {
-          float s;
-          if (causal && t > i + (T - S)) {
-            s = -std::numeric_limits<float>::infinity();
-          } else {
-            const float *kr = kvRow(true, b, hk, t, D, kb);
-            double dot = 0;
-            for (int64_t d = 0; d < D; ++d)
-              dot += double(qr[d]) * kr[d];
-            s = float(dot) * scale;
-            if (mask) {
-              int64_t mi = b * mst[0] + h * mst[1] + i * mst[2] + t * mst[3];
-              if (mask->dtype == DType::Bool)
-                s = static_cast<const uint8_t *>(mask->data)[mi] ? s : -std::numeric_limits<float>::infinity();
-              else
-                s += float(loadD(*mask, mi));
-            }
-          }
-          scores[t] = s;
-          mx = std::max(mx, s);
-        }
-        double sum = 0;
-        for (int64_t t = 0; t < T; ++t) {
-          double e = std::isinf(scores[t]) && scores[t] < 0 ? 0.0 : std::exp(double(scores[t]) - mx);
-          scores[t] = float(e);
-          sum += e;
-        }
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int64_t t = 0; t < T; ++t) {
-          if (scores[t] == 0)
-            continue;
-          const float *vr = kvRow(false, b, hk, t, Dv, vb);
-          double p = scores[t] / sum;
-          for (int64_t d = 0; d < Dv; ++d)
-            acc[d] += p * vr[d];
-        }
-        float *orow = po + ((b * Hq + h) * S + i) * Dv;
-        for (int64_t d = 0; d < Dv; ++d)
-          orow[d] = float(acc[d]);
-      }
-    }
+  referenceAttention(
+      q, mask, scale, causal, Hkv, T, T - S, T, Dv,
+      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) { return kvRow(true, b, h, t, D, buf); },
+      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) { return kvRow(false, b, h, t, Dv, buf); },
+      scratch, o);
   return Status::success();
 }
 
