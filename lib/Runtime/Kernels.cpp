@@ -920,14 +920,15 @@ void gatherCopy(const TensorRef &src, TensorRef &dst, const std::vector<int64_t>
   });
 }
 
-/// The reference attention (double accumulation) over keys/values [0, T)
-/// read through `keyRow`/`valueRow` (b, kv head, t, buffer): query i reads
-/// keys t <= i + offset when causal; `mask` broadcasts to [B, Hq, S, cols].
-template <class KeyRow, class ValueRow>
-void referenceAttention(const TensorRef &q, const TensorRef *mask, float scale, bool causal,
-                        int64_t Hkv, int64_t T, int64_t offset, int64_t cols, int64_t Dv,
-                        KeyRow keyRow, ValueRow valueRow, Scratch &scratch, TensorRef &o) {
-  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3], group = Hq / Hkv;
+/// The reference attention (double accumulation) over rows [0, T) of the
+/// keys/values `k`/`v` ([B, Hkv, cap, D]: `cap` rows per head): query i
+/// reads keys t <= i + offset when causal; `mask` broadcasts to
+/// [B, Hq, S, cols].
+void referenceAttention(const TensorRef &q, const TensorRef &k, const TensorRef &v,
+                        const TensorRef *mask, float scale, bool causal, int64_t T, int64_t offset,
+                        int64_t cols, Scratch &scratch, TensorRef &o) {
+  int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], cap = k.shape[2], Dv = v.shape[3], group = Hq / Hkv;
   float *scores = scratch.floats(size_t(T));
   std::vector<float> qb, kb, vb;
   std::vector<double> acc(static_cast<size_t>(Dv));
@@ -945,7 +946,7 @@ void referenceAttention(const TensorRef &q, const TensorRef *mask, float scale, 
         for (int64_t t = 0; t < T; ++t) {
           float sc = ninf;
           if (!causal || t <= i + offset) {
-            const float *kr = keyRow(b, hk, t, kb);
+            const float *kr = floatRow(k, ((b * Hkv + hk) * cap + t) * D, D, kb);
             double dot = 0;
             for (int64_t d = 0; d < D; ++d)
               dot += double(qr[d]) * kr[d];
@@ -971,7 +972,7 @@ void referenceAttention(const TensorRef &q, const TensorRef *mask, float scale, 
         for (int64_t t = 0; t < T; ++t) {
           if (scores[t] == 0)
             continue;
-          const float *vr = valueRow(b, hk, t, vb);
+          const float *vr = floatRow(v, ((b * Hkv + hk) * cap + t) * Dv, Dv, vb);
           double p = scores[t] / sum;
           for (int64_t d = 0; d < Dv; ++d)
             acc[size_t(d)] += p * vr[d];
@@ -995,8 +996,8 @@ Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef 
   float scale = floatAt(in, 0, 1.0f);
   bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
   int64_t pos = int64_t(loadD(*ins[6], 0));
-  int64_t B = q.shape[0], S = q.shape[2], D = q.shape[3];
-  int64_t Hkv = kNew.shape[1], M = ins[4]->shape[2], Dv = vNew.shape[3];
+  int64_t B = q.shape[0], S = q.shape[2];
+  int64_t Hkv = kNew.shape[1], M = ins[4]->shape[2];
   if (pos < 0 || pos >= M)
     return fail(in, "cache position " + std::to_string(pos) + " is outside the " +
                         std::to_string(M) + "-row cache");
@@ -1021,16 +1022,7 @@ Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef 
   int64_t T = std::min(pos + S, M);
   if (cpu::fastAttention(q, *outs[1], *outs[2], mask, scale, causal, o, scratch.pool, T, pos))
     return Status::success();
-  const TensorRef &kAll = *outs[1], &vAll = *outs[2];
-  referenceAttention(
-      q, mask, scale, causal, Hkv, T, pos, M, Dv,
-      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) {
-        return floatRow(kAll, ((b * Hkv + h) * M + t) * D, D, buf);
-      },
-      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) {
-        return floatRow(vAll, ((b * Hkv + h) * M + t) * Dv, Dv, buf);
-      },
-      scratch, o);
+  referenceAttention(q, *outs[1], *outs[2], mask, scale, causal, T, pos, M, scratch, o);
   return Status::success();
 }
 
@@ -1043,8 +1035,8 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
   TensorRef &o = *outs[0];
   float scale = floatAt(in, 0, 1.0f);
   bool causal = in.ints() && in.ints()->size() > 0 && in.ints()->Get(0) != 0;
-  int64_t B = q.shape[0], S = q.shape[2], D = q.shape[3];
-  int64_t Hkv = kNew.shape[1], Tn = kNew.shape[2], Dv = vNew.shape[3];
+  int64_t B = q.shape[0], S = q.shape[2];
+  int64_t Hkv = kNew.shape[1], Tn = kNew.shape[2];
   int64_t P = pk ? pk->shape[2] : 0, T = P + Tn;
   // Keys/values over [0, T): past rows then new rows. With a cache the
   // present outputs hold the concatenation (they may alias the past buffers:
@@ -1079,22 +1071,10 @@ Status attention(const mub::Instr &in, const std::vector<const TensorRef *> &ins
   if (outs.size() == 3 && cpu::fastAttention(q, *outs[1], *outs[2], mask, scale, causal, o,
                                              scratch.pool))
     return Status::success();
-  // With a cache, read keys/values from the present buffers (which may have
-  // overwritten an aliased past buffer's layout).
-  const TensorRef *kAll = outs.size() == 3 ? outs[1] : nullptr;
-  const TensorRef *vAll = outs.size() == 3 ? outs[2] : nullptr;
-  auto kvRow = [&](bool isKey, int64_t b, int64_t h, int64_t t, int64_t dim,
-                   std::vector<float> &buf) -> const float * {
-    const TensorRef *all = isKey ? kAll : vAll;
-    if (all)
-      return floatRow(*all, ((b * Hkv + h) * T + t) * dim, dim, buf);
-    return row(isKey ? pk : pv, isKey ? kNew : vNew, b, h, t, dim, buf);
-  };
-  referenceAttention(
-      q, mask, scale, causal, Hkv, T, T - S, T, Dv,
-      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) { return kvRow(true, b, h, t, D, buf); },
-      [&](int64_t b, int64_t h, int64_t t, std::vector<float> &buf) { return kvRow(false, b, h, t, Dv, buf); },
-      scratch, o);
+  // With a cache, the present buffers hold past + new rows (they may have
+  // overwritten an aliased past buffer's layout); without, the new rows.
+  referenceAttention(q, outs.size() == 3 ? *outs[1] : kNew, outs.size() == 3 ? *outs[2] : vNew, mask,
+                     scale, causal, T, T - S, T, scratch, o);
   return Status::success();
 }
 
