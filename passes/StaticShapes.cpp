@@ -179,6 +179,7 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
     if (!idsType || idsType.getRank() != 2)
       return f.emitError("mu-static-shapes: @") << f.getSymName() << ": token ids must be [batch, seq]";
     ids.setType(RankedTensorType::get({1, seq}, idsType.getElementType()));
+    f.removeArgAttr(0, "mu.dim_names"); // no dim is symbolic any more
 
     // Self-attention caches become [B, Hkv, max_context, D], written in place.
     SmallVector<AttentionOp> attns;
