@@ -115,9 +115,11 @@ def StaticShapes : Pass<"mu-static-shapes", "mlir::ModuleOp"> {
     self-attention cache becomes a `[B, Hkv, max-context, D]` state updated
     in place (`mu.attention ... at(position)`), so no program holds a growing
     tensor. Dims of static tensors fold to constants and result types are
-    refined forward; a decoder-only program left with a dynamic dim is an
-    error naming the op. Encoder-decoders get the static decode step and
-    cache; their source length stays dynamic.
+    refined forward; a program left with a dynamic dim is an error naming
+    the op. Encoder-decoders: `@encode` takes the source padded to
+    `prefill-chunk` tokens plus `source_length`, its attentions and the
+    decoder's cross-attention mask the padded keys, and `@decode` takes
+    `source_length` too.
   }];
   let options = [Option<"prefillChunk", "prefill-chunk", "int64_t", "128",
                         "tokens per prefill call (the last chunk is padded)">,

@@ -164,11 +164,44 @@ void refine(Operation *op) {
   }
 }
 
+/// i1 [1, 1, 1, L]: key t of a padded source is attended iff t < length.
+Value sourceMask(OpBuilder &b, Location loc, Value length, int64_t L) {
+  auto i64s = RankedTensorType::get({}, b.getI64Type());
+  auto c = [&](int64_t v) { return ConstantOp::create(b, loc, DenseElementsAttr::get(i64s, v)); };
+  Value r = RangeOp::create(b, loc, RankedTensorType::get({L}, b.getI64Type()), c(0), c(L), c(1));
+  Value valid = LessOp::create(b, loc, r, length);
+  return ReshapeOp::create(b, loc, RankedTensorType::get({1, 1, 1, L}, b.getI1Type()), valid);
+}
+
+/// Adds a 0-d i64 argument `name` at `index`.
+FailureOr<Value> addScalarArg(func::FuncOp f, unsigned index, StringRef name) {
+  OpBuilder b(f.getContext());
+  auto i64s = RankedTensorType::get({}, b.getI64Type());
+  if (failed(f.insertArgument(index, i64s,
+                              b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr(name)),
+                                                   b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
+                              f.getLoc())))
+    return failure();
+  return Value(f.getBody().front().getArgument(index));
+}
+
+/// Masks attention `a` (no mask yet) to the first `length` of its L keys.
+LogicalResult maskSource(AttentionOp a, Value length, int64_t L) {
+  if (a.getMask())
+    return a.emitError("mu-static-shapes: an attention over the padded source already has a mask");
+  OpBuilder b(a);
+  Location loc = NameLoc::get(b.getStringAttr("mu.source_mask"), a.getLoc());
+  a.getMaskMutable().assign(sourceMask(b, loc, length, L));
+  return success();
+}
+
 struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
   using StaticShapesBase::StaticShapesBase;
 
-  /// Specializes one cached program to `seq` tokens per call.
-  LogicalResult specialize(func::FuncOp f, int64_t seq, bool decoderOnly) {
+  /// Specializes one cached program to `seq` tokens per call. `source` > 0:
+  /// an encoder-decoder's decoder, whose cross-attention state then holds a
+  /// padded source of that length, masked by a new `source_length` input.
+  LogicalResult specialize(func::FuncOp f, int64_t seq, int64_t source) {
     OpBuilder b(f.getContext());
     Block &body = f.getBody().front();
     if (f.getNumArguments() < 2)
@@ -207,6 +240,30 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
       a.erase();
     }
 
+    // Cross-attention over the padded source: static state, masked keys.
+    if (source > 0) {
+      FailureOr<Value> length = addScalarArg(f, 2, "source_length");
+      if (failed(length))
+        return failure();
+      for (BlockArgument arg : body.getArguments()) {
+        auto st = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "mu.state");
+        auto t = ranked(arg.getType());
+        if (!st || !st.getValue().starts_with("cross_") || !t || t.getRank() != 4)
+          continue;
+        arg.setType(RankedTensorType::get({1, t.getDimSize(1), source, t.getDimSize(3)},
+                                          t.getElementType()));
+      }
+      SmallVector<AttentionOp> cross;
+      f.walk([&](AttentionOp a) {
+        auto k = dyn_cast<BlockArgument>(a.getKey());
+        if (!a.getCausal() && !a.getPastKey() && k && k.getOwner() == &body)
+          cross.push_back(a);
+      });
+      for (AttentionOp a : cross)
+        if (failed(maskSource(a, *length, source)))
+          return failure();
+    }
+
     // A chunk longer than one token may be padded: its valid length is an
     // input, and the last-position gather reads row length - 1.
     if (seq > 1) {
@@ -237,6 +294,16 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
     }
 
     // Sizes of static dims become constants; then types flow forward.
+    refineBody(f);
+    f->setAttr("mu.max_seq", b.getI64IntegerAttr(seq));
+    f->setAttr("mu.static", b.getUnitAttr());
+    return checkStatic(f);
+  }
+
+  /// Refines types forward from the (already static) arguments.
+  void refineBody(func::FuncOp f) {
+    OpBuilder b(f.getContext());
+    Block &body = f.getBody().front();
     SmallVector<Operation *> ops;
     for (Operation &op : body)
       ops.push_back(&op);
@@ -254,10 +321,36 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
     }
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     f.setFunctionType(b.getFunctionType(body.getArgumentTypes(), ret.getOperandTypes()));
-    f->setAttr("mu.max_seq", b.getI64IntegerAttr(seq));
+  }
+
+  /// The encoder over a source padded to `L` tokens: a `source_length`
+  /// input, every attention masked to the valid keys (padded rows compute
+  /// garbage that no valid row reads).
+  LogicalResult specializeEncoder(func::FuncOp f, int64_t L) {
+    OpBuilder b(f.getContext());
+    Block &body = f.getBody().front();
+    auto idsType = ranked(body.getArgument(0).getType());
+    if (f.getNumArguments() != 1 || !idsType || idsType.getRank() != 2)
+      return f.emitError("mu-static-shapes: @encode must take the source ids [batch, seq]");
+    body.getArgument(0).setType(RankedTensorType::get({1, L}, idsType.getElementType()));
+    f.removeArgAttr(0, "mu.dim_names");
+    FailureOr<Value> length = addScalarArg(f, 1, "source_length");
+    if (failed(length))
+      return failure();
+    SmallVector<AttentionOp> attns;
+    f.walk([&](AttentionOp a) { attns.push_back(a); });
+    for (AttentionOp a : attns)
+      if (failed(maskSource(a, *length, L)))
+        return failure();
+    refineBody(f);
+    f->setAttr("mu.max_seq", b.getI64IntegerAttr(L));
     f->setAttr("mu.static", b.getUnitAttr());
-    if (!decoderOnly)
-      return success(); // the source length of an encoder-decoder stays dynamic
+    return checkStatic(f);
+  }
+
+  /// Every result of `f` has a static type, or an error names the op.
+  LogicalResult checkStatic(func::FuncOp f) {
+    Block &body = f.getBody().front();
     for (Operation &op : body)
       for (Value r : op.getResults())
         if (auto t = ranked(r.getType()); t && !t.hasStaticShape())
@@ -282,8 +375,11 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
     }
     if (decode->hasAttr("mu.static"))
       return;
-    if (failed(specialize(decode, 1, decoderOnly)) ||
-        (prefill && failed(specialize(prefill, prefillChunk, decoderOnly))))
+    // Encoder-decoders: the source is padded to the prefill chunk.
+    auto encode = m.lookupSymbol<func::FuncOp>("encode");
+    if ((encode && failed(specializeEncoder(encode, prefillChunk))) ||
+        failed(specialize(decode, 1, decoderOnly ? 0 : int64_t(prefillChunk))) ||
+        (prefill && failed(specialize(prefill, prefillChunk, 0))))
       return signalPassFailure();
   }
 };

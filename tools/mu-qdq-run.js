@@ -213,9 +213,22 @@ async function seq2seq(args, side, opts) {
   const ids = (a) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
   const result = { engine: 'onnxruntime-node', threads: args.threads, target: side.target,
                    scheme: side.scheme, examples: [] };
+  // Static shapes: the source padded to the encoder's fixed length, with
+  // its valid count for the encoder and every decoder step.
+  const fixedSrc = enc.inputNames.includes('source_length') ? side.models.encoder.sequence_length : 0;
+  const scalar = (v) => new ort.Tensor('int64', BigInt64Array.from([BigInt(v)]), []);
   for (const ex of data.examples) {
-    const eo = await enc.run({ [enc.inputNames[0]]: ids(ex.source) });
+    const encFeeds = {};
+    if (fixedSrc) {
+      if (ex.source.length > fixedSrc) throw new Error(`a source of ${ex.source.length} tokens exceeds ${fixedSrc}`);
+      encFeeds[enc.inputNames[0]] = ids(ex.source.concat(new Array(fixedSrc - ex.source.length).fill(0)));
+      encFeeds.source_length = scalar(ex.source.length);
+    } else {
+      encFeeds[enc.inputNames[0]] = ids(ex.source);
+    }
+    const eo = await enc.run(encFeeds);
     const feeds = {};
+    if (dec.inputNames.includes('source_length')) feeds.source_length = scalar(ex.source.length);
     for (const n of dec.inputNames) if (n.startsWith('cross.')) feeds[n] = eo[n];
     const rows = kv.static ? kv.max_length : 0; // a fixed-size cache, updated in the graph
     for (let i = 0; i < kv.layers; ++i)

@@ -390,13 +390,9 @@ bool runExample(rt::Session &session, const CalibrationInput &input, size_t i,
   session.resetState();
   rt::Status st;
   if (input.seq2seq()) {
-    const std::vector<int64_t> &srcIds = input.sources[i];
-    rt::TensorRef src{rt::DType::I64, {1, int64_t(srcIds.size())},
-                      const_cast<int64_t *>(srcIds.data())};
     std::vector<rt::HostTensor> enc;
-    st = session.run("encode", {src}, enc);
-    if (st.ok && enc.empty())
-      st = rt::Status::error("program 'encode' returned nothing");
+    bool padded = false;
+    st = rt::runEncoder(session.model(), session, input.sources[i], enc, padded);
     if (st.ok)
       st = session.run("decode_full", {ids, enc[0].ref()}, outs);
   } else {

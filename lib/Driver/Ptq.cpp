@@ -363,6 +363,7 @@ bool calibrate(ModuleOp module, const MubOptions &floatOptions, const PtqOptions
   fopts.weightBits = 0;
   fopts.activationRanges = nullptr;
   fopts.targetRules = nullptr; // calibrate the plain FP32 model
+  fopts.prefillChunk = 0;       // with dynamic shapes (whole sources)
   fopts.targetCheck = nullptr;
   fopts.embedAdapters = true; // calibration runs every swappable adapter
   if (o.calibLength > fopts.maxSeq)
@@ -553,6 +554,7 @@ bool report(ModuleOp floatModule, const MubOptions &floatOptions, const std::str
   MubOptions fopts = floatOptions;
   fopts.weightBits = 0;
   fopts.targetRules = nullptr; // the reference: the plain FP32 model
+  fopts.prefillChunk = 0;
   fopts.targetCheck = nullptr;
   fopts.weightBlock = 0;
   fopts.activationRanges = nullptr;

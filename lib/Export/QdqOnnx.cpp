@@ -1184,7 +1184,8 @@ bool exportQdqOnnx(ModuleOp module, const QdqOnnxOptions &opts, StringRef outDir
     dir = llvm::sys::path::parent_path(opts.singleFile).str();
     if (dir.empty()) dir = ".";
   } else if (encode && decode) {
-    entries = {{encode, "encoder.onnx", "encoder", 0}, {decode, "decoder.onnx", "decoder", 1}};
+    entries = {{encode, "encoder.onnx", "encoder", opts.prefillChunk},
+               {decode, "decoder.onnx", "decoder", 1}};
   } else if (prefill && decode) {
     entries = {{prefill, "prefill.onnx", "prefill", opts.prefillChunk}, {decode, "decode.onnx", "decode", 1}};
   } else if (auto main = module.lookupSymbol<func::FuncOp>("main")) {

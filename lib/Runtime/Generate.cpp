@@ -175,6 +175,10 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
     std::vector<TensorRef> inputs{in.ref(), pos.ref()};
     if (padded)
       inputs.push_back(len.ref());
+    HostTensor srcLen = HostTensor::make(DType::I64, {});
+    *srcLen.as<int64_t>() = sourceLength_;
+    if (seq2seq && sourceLength_ >= 0)
+      inputs.push_back(srcLen.ref());
     Status s = runLogits(prog, inputs, valid, last, vocab);
     if (!s.ok)
       return s;
@@ -287,6 +291,49 @@ Status Generator::generate(std::vector<int> &ids, int maxNew, const SamplingOpti
 namespace mu {
 namespace rt {
 
+Status runEncoder(const Model &model, Session &session, const std::vector<int64_t> &source,
+                  std::vector<HostTensor> &outs, bool &padded) {
+  // A static-shape encoder (mu-static-shapes) takes the source padded to its
+  // fixed length plus the valid count.
+  const mub::Program *ep = model.program("encode");
+  int64_t fixed = 0;
+  if (ep && ep->inputs() && ep->inputs()->size() == 2) {
+    const mub::Tensor *t = ep->tensors()->Get(ep->inputs()->Get(0));
+    if (t->shape() && t->shape()->size() == 2 && t->shape()->Get(1) > 0)
+      fixed = t->shape()->Get(1);
+  }
+  padded = fixed > 0;
+  if (source.empty())
+    return Status::error("the source is empty (no tokens)");
+  if (padded && int64_t(source.size()) > fixed)
+    return Status::error("the source has " + std::to_string(source.size()) +
+                         " tokens; this static-shape encoder takes at most " +
+                         std::to_string(fixed) + " (recompile with a larger --prefill-chunk)");
+  int64_t width = padded ? fixed : int64_t(source.size());
+  HostTensor src = HostTensor::make(DType::I64, {1, width});
+  for (int64_t i = 0; i < width; ++i)
+    src.as<int64_t>()[i] = i < int64_t(source.size()) ? source[size_t(i)] : 0; // padding: any id
+  HostTensor len = HostTensor::make(DType::I64, {});
+  *len.as<int64_t>() = int64_t(source.size());
+  std::vector<TensorRef> in{src.ref()};
+  if (padded)
+    in.push_back(len.ref());
+  Status s = session.run("encode", in, outs);
+  if (!s.ok)
+    return s;
+  if (outs.empty())
+    return Status::error("program 'encode' returned nothing");
+  HostTensor &enc = outs[0];
+  if (padded && enc.shape.size() == 3 && enc.shape[1] == width) {
+    // Consumers of the encoder output (decode_full) read it unmasked: keep
+    // the valid rows only.
+    size_t row = size_t(enc.shape[2]) * dtypeSize(enc.dtype);
+    enc.shape[1] = int64_t(source.size());
+    enc.storage.resize(row * source.size());
+  }
+  return Status::success();
+}
+
 Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderStart, int maxNew,
                                   const SamplingOptions &opts, const std::vector<int> &stopIds,
                                   const std::function<void(int)> &onToken, std::vector<int> &out,
@@ -295,13 +342,13 @@ Status Generator::generateSeq2Seq(const std::vector<int> &source, int decoderSta
     return Status::error("not an encoder-decoder artifact (no 'encode' program)");
   auto t0 = std::chrono::steady_clock::now();
   session_.resetState();
-  HostTensor src = HostTensor::make(DType::I64, {1, int64_t(source.size())});
-  for (size_t i = 0; i < source.size(); ++i)
-    src.as<int64_t>()[i] = source[i];
+  std::vector<int64_t> src(source.begin(), source.end());
   std::vector<HostTensor> outs;
-  Status s = session_.run("encode", {src.ref()}, outs); // once: output + cross K/V state
+  bool padded = false;
+  Status s = runEncoder(model_, session_, src, outs, padded); // output + cross K/V state
   if (!s.ok)
     return s;
+  sourceLength_ = padded ? int64_t(source.size()) : -1;
   encoded_ = std::move(outs[0]);
   bool cached = useCache_ && model_.program("decode_full") != nullptr;
   std::vector<int> dec{decoderStart};

@@ -50,6 +50,13 @@ struct GenerateStats {
 
 /// Runs a decoder-only artifact: cached `prefill`/`decode` programs when
 /// present, else `main(input_ids) -> logits` over the whole sequence.
+/// Runs `encode` on `source` (a static-shape encoder: padded to its fixed
+/// length with the valid count passed, `padded` set). outs[0] is the
+/// encoder output over the source's tokens only; the cross-attention K/V go
+/// to the session's state.
+Status runEncoder(const Model &model, Session &session, const std::vector<int64_t> &source,
+                  std::vector<HostTensor> &outs, bool &padded);
+
 class Generator {
 public:
   Generator(const Model &model, Session &session) : model_(model), session_(session) {}
@@ -119,6 +126,9 @@ private:
   std::vector<int> seq_;
   std::vector<float> last_;
   HostTensor encoded_; ///< encoder output for decode_full
+  /// Valid source tokens when the encoder is static-shape (its source padded;
+  /// `decode` then takes the length too), else -1.
+  int64_t sourceLength_ = -1;
   const Model &model_;
   Session &session_;
 };

@@ -247,6 +247,8 @@ public:
 
   /// Current extent of `dim` of state buffer `state` (e.g. tokens cached).
   size_t stateLength(int state, int dim) const;
+  /// The model this session runs.
+  const Model &model() const { return model_; }
 
   /// When set, every intermediate tensor is written to this directory as
   /// `<program>.<index>.<name>.bin` plus an index.txt line (shape, dtype).
