@@ -25,14 +25,10 @@ LogicalResult addCache(func::FuncOp f) {
   OpBuilder b(f.getContext());
   Block &body = f.getBody().front();
   Value ids = body.getArgument(0);
-  auto i64s = RankedTensorType::get({}, b.getI64Type());
-  unsigned posIdx = f.getNumArguments();
-  if (failed(f.insertArgument(posIdx, i64s,
-                              b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr("position")),
-                                                   b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
-                              f.getLoc())))
+  FailureOr<Value> position = addScalarArg(f, f.getNumArguments(), "position");
+  if (failed(position))
     return failure();
-  Value pos = body.getArgument(posIdx);
+  Value pos = *position;
 
   // Positions: range(0, dim(ids, 1), 1) -> range(pos, pos + dim, 1).
   SmallVector<RangeOp> ranges;

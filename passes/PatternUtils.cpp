@@ -179,4 +179,15 @@ llvm::DenseMap<Value, std::string> artifactTensorNames(func::FuncOp f) {
   return names;
 }
 
+FailureOr<Value> addScalarArg(func::FuncOp f, unsigned index, StringRef name) {
+  OpBuilder b(f.getContext());
+  auto i64s = RankedTensorType::get({}, b.getI64Type());
+  if (failed(f.insertArgument(index, i64s,
+                              b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr(name)),
+                                                   b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
+                              f.getLoc())))
+    return failure();
+  return Value(f.getBody().front().getArgument(index));
+}
+
 } // namespace mu

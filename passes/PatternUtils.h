@@ -77,6 +77,11 @@ mlir::ElementsAttr makeFloatConstant(mlir::RankedTensorType type, llvm::ArrayRef
 /// the input of the cross-attention K/V projections).
 llvm::DenseMap<mlir::Value, std::string> artifactTensorNames(mlir::func::FuncOp f);
 
+/// Inserts a 0-d i64 argument named `name` (`mu.name`, no dim names) at
+/// `index` of `f` (the position of a cached program, a valid length).
+mlir::FailureOr<mlir::Value> addScalarArg(mlir::func::FuncOp f, unsigned index,
+                                          llvm::StringRef name);
+
 } // namespace mu
 
 #endif // MU_PASSES_PATTERNUTILS_H

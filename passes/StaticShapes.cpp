@@ -173,18 +173,6 @@ Value sourceMask(OpBuilder &b, Location loc, Value length, int64_t L) {
   return ReshapeOp::create(b, loc, RankedTensorType::get({1, 1, 1, L}, b.getI1Type()), valid);
 }
 
-/// Adds a 0-d i64 argument `name` at `index`.
-FailureOr<Value> addScalarArg(func::FuncOp f, unsigned index, StringRef name) {
-  OpBuilder b(f.getContext());
-  auto i64s = RankedTensorType::get({}, b.getI64Type());
-  if (failed(f.insertArgument(index, i64s,
-                              b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr(name)),
-                                                   b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
-                              f.getLoc())))
-    return failure();
-  return Value(f.getBody().front().getArgument(index));
-}
-
 /// Masks attention `a` (no mask yet) to the first `length` of its L keys.
 LogicalResult maskSource(AttentionOp a, Value length, int64_t L) {
   if (a.getMask())
@@ -267,14 +255,11 @@ struct StaticShapesPass : mu::impl::StaticShapesBase<StaticShapesPass> {
     // A chunk longer than one token may be padded: its valid length is an
     // input, and the last-position gather reads row length - 1.
     if (seq > 1) {
-      unsigned li = 2;
       auto i64s = RankedTensorType::get({}, b.getI64Type());
-      if (failed(f.insertArgument(li, i64s,
-                                  b.getDictionaryAttr({b.getNamedAttr("mu.name", b.getStringAttr("length")),
-                                                       b.getNamedAttr("mu.dim_names", b.getArrayAttr({}))}),
-                                  f.getLoc())))
+      FailureOr<Value> lengthArg = addScalarArg(f, 2, "length");
+      if (failed(lengthArg))
         return failure();
-      Value length = body.getArgument(li);
+      Value length = *lengthArg;
       SmallVector<GatherOp> lastRows;
       f.walk([&](GatherOp g) {
         if (auto n = dyn_cast<NameLoc>(g.getLoc()); n && n.getName() == "mu.last_position")

@@ -170,15 +170,13 @@ Status Generator::step(const std::vector<int> &ids, size_t from, bool cached,
       in.as<int64_t>()[i] = i < valid ? ids[start + i] : 0; // padding: any id
     HostTensor pos = HostTensor::make(DType::I64, {});
     *pos.as<int64_t>() = int64_t(start);
-    HostTensor len = HostTensor::make(DType::I64, {});
-    *len.as<int64_t>() = int64_t(valid);
+    // Scalar inputs point at locals: no allocation per step for them.
+    int64_t validCount = int64_t(valid), sourceCount = sourceLength_;
     std::vector<TensorRef> inputs{in.ref(), pos.ref()};
     if (padded)
-      inputs.push_back(len.ref());
-    HostTensor srcLen = HostTensor::make(DType::I64, {});
-    *srcLen.as<int64_t>() = sourceLength_;
+      inputs.push_back(TensorRef{DType::I64, {}, &validCount});
     if (seq2seq && sourceLength_ >= 0)
-      inputs.push_back(srcLen.ref());
+      inputs.push_back(TensorRef{DType::I64, {}, &sourceCount});
     Status s = runLogits(prog, inputs, valid, last, vocab);
     if (!s.ok)
       return s;

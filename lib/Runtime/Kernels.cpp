@@ -1006,12 +1006,10 @@ Status attentionInPlace(const mub::Instr &in, const std::vector<const TensorRef 
     TensorRef &pres = *outs[size_t(which)];
     int64_t dim = cur.shape[3];
     float *dst = static_cast<float *>(pres.data);
-    if (pres.data != past.data) // not aliased: start from the past
-      for (int64_t r = 0; r < B * Hkv * M; ++r) {
-        std::vector<float> tmp;
-        std::memcpy(dst + r * dim, floatRow(past, r * dim, dim, tmp), size_t(dim) * sizeof(float));
-      }
     std::vector<float> tmp;
+    if (pres.data != past.data) // not aliased: start from the past
+      for (int64_t r = 0; r < B * Hkv * M; ++r)
+        std::memcpy(dst + r * dim, floatRow(past, r * dim, dim, tmp), size_t(dim) * sizeof(float));
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < Hkv; ++h)
         for (int64_t t = 0; t < S && pos + t < M; ++t)
